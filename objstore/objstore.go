@@ -1,0 +1,98 @@
+package objstore
+
+import (
+	"errors"
+	"time"
+)
+
+// BucketInfo describes one bucket.
+type BucketInfo struct {
+	Name    string
+	Created time.Time
+}
+
+// ObjectInfo is the metadata record of one object version. ETag is the
+// unquoted lowercase hex digest (MD5 of the body for single-part uploads);
+// the HTTP layer adds the quotes S3 clients expect.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	ETag         string
+	LastModified time.Time
+	ContentType  string
+	// Headers holds the other standard headers S3 stores with an object and
+	// returns verbatim (Cache-Control, Content-Disposition, Content-Encoding,
+	// Content-Language, Expires), keyed by canonical header name.
+	Headers map[string]string
+	// UserMeta holds x-amz-meta-* values keyed by the lowercase suffix after
+	// "x-amz-meta-".
+	UserMeta map[string]string
+	// Checksums holds full-object checksums the client supplied and the
+	// server verified, keyed by lowercase algorithm name ("crc32", "crc32c",
+	// "crc64nvme", "sha1", "sha256"), values base64 as S3 returns them.
+	Checksums map[string]string
+}
+
+// PutRequest is a fully validated PutObject, body included. The receiving
+// node computes ETag and verifies checksums before proposing it; the state
+// machine trusts these fields and only evaluates the preconditions.
+type PutRequest struct {
+	Bucket string
+	Key    string
+	Body   []byte
+	Info   ObjectInfo // Key, Size and ETag must match Body; LastModified is set by the leader.
+	// IfMatch, when not empty, makes the write succeed only if the current
+	// object's ETag equals it (quotes stripped); "*" matches any existing
+	// object. A missing object yields ErrNoSuchKey.
+	IfMatch string
+	// IfNoneMatch "*" makes the write succeed only if no object exists under
+	// the key. Other values are rejected by the HTTP layer.
+	IfNoneMatch string
+}
+
+// ListOptions selects one page of a bucket listing.
+type ListOptions struct {
+	Prefix    string
+	Delimiter string
+	// StartAfter is an exclusive lower bound on returned keys. A common
+	// prefix that sorts at or before StartAfter is not returned again, so a
+	// continuation can resume after a rolled-up prefix.
+	StartAfter string
+	// MaxKeys bounds Objects plus CommonPrefixes; 0 returns an empty page.
+	MaxKeys int
+}
+
+// ListResult is one page of a listing, keys in UTF-8 byte order.
+type ListResult struct {
+	Objects        []ObjectInfo
+	CommonPrefixes []string
+	IsTruncated    bool
+	// NextStartAfter is the last key or common prefix in this page; passing
+	// it as StartAfter continues the listing. Empty unless IsTruncated.
+	NextStartAfter string
+}
+
+// Errors the state machine and the node return as values. Callers compare
+// with errors.Is; the HTTP layer maps each to exactly one S3 error code.
+var (
+	// ErrNoSuchBucket: the bucket does not exist. Nothing was changed.
+	ErrNoSuchBucket = errors.New("no such bucket")
+	// ErrNoSuchKey: the object does not exist. Nothing was changed.
+	ErrNoSuchKey = errors.New("no such key")
+	// ErrBucketExists: CreateBucket on an existing bucket (this store has a
+	// single owner, so S3 calls it BucketAlreadyOwnedByYou).
+	ErrBucketExists = errors.New("bucket already exists")
+	// ErrBucketNotEmpty: DeleteBucket on a bucket that still holds objects.
+	ErrBucketNotEmpty = errors.New("bucket not empty")
+	// ErrPreconditionFailed: an If-Match / If-None-Match condition was false
+	// at the write's position in the log. Nothing was changed.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrUnavailable: the cluster could not serve the request now (no
+	// leader, leadership lost, quorum unreachable, shutting down). For a
+	// write the outcome is unknown: it may or may not have been applied.
+	// Clients should retry.
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrSlowDown: the node shed the request because a configured bound was
+	// reached. Nothing was changed; clients should back off and retry.
+	ErrSlowDown = errors.New("slow down")
+)
