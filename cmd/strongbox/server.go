@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/strongboxdb/strongbox/node"
+	"github.com/strongboxdb/strongbox/server"
+)
+
+func defaultDataDir(id string) string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "strongbox", id)
+	}
+	return filepath.Join(os.TempDir(), "strongbox", id)
+}
+
+func runServer(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ExitOnError)
+	e := envFlags{fs}
+	var (
+		cfg       server.Config
+		nc        node.Config
+		join      string
+		logLevel  string
+		quiet     bool
+		maxObject int64
+	)
+	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
+	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
+	e.String(&cfg.S3Addr, "s3-addr", "STRONGBOX_S3_ADDR", "127.0.0.1:9000", "S3 API listen address")
+	e.String(&nc.ClusterAddr, "raft-addr", "STRONGBOX_RAFT_ADDR", "127.0.0.1:7000", "cluster listen address: Raft, forwarding and join traffic")
+	e.String(&nc.AdvertiseAddr, "advertise-addr", "STRONGBOX_ADVERTISE_ADDR", "", "cluster address peers dial (default: the bound raft-addr)")
+	e.String(&join, "join", "STRONGBOX_JOIN", "", "comma-separated raft addresses of existing members to join (ignored once the node has state)")
+	e.String(&cfg.AccessKey, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 and admin access key")
+	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key")
+	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
+	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
+	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
+	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
+	e.Duration(&nc.LeaderLeaseTimeout, "leader-lease-timeout", "STRONGBOX_LEADER_LEASE_TIMEOUT", 250e6, "raft leader lease timeout")
+	e.Duration(&nc.CommitTimeout, "commit-timeout", "STRONGBOX_COMMIT_TIMEOUT", 10e6, "raft commit timeout (idle follower commit-index refresh)")
+	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 64<<20, "largest PutObject body in bytes")
+	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")
+	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
+	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
+	_ = fs.Parse(args)
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("bad --log-level %q", logLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if nc.DataDir == "" {
+		nc.DataDir = defaultDataDir(nc.ID)
+	}
+	if join != "" {
+		nc.Join = strings.Split(join, ",")
+	}
+	nc.RaftLogOutput = os.Stderr
+	if level <= slog.LevelDebug {
+		nc.RaftLogLevel = "debug"
+	}
+	cfg.Node = nc
+	cfg.MaxObjectSize = maxObject
+	cfg.Logger = logger
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	inst, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if !quiet {
+		fmt.Printf("strongbox node %s ready\n  S3 endpoint:  %s\n  raft address: %s\n  data dir:     %s\n  access key:   %s\n  secret key:   %s\n",
+			nc.ID, inst.S3URL(), inst.Node.ClusterAddr(), nc.DataDir, cfg.AccessKey, cfg.SecretKey)
+	}
+	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "id", nc.ID)
+	case err := <-inst.Done():
+		if err != nil {
+			_ = inst.Close()
+			return err
+		}
+	}
+	return inst.Close()
+}

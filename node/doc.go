@@ -1,0 +1,31 @@
+// Package node runs one Strongbox cluster member: hashicorp/raft with its
+// log and stable store in raft-boltdb/v2 and raft's file snapshot store,
+// the replicated state machine from raftfsm, and the internal RPCs that
+// make any member able to serve any request.
+//
+// Writes: a command is applied through Raft on the leader; a follower
+// forwards the encoded command to the leader over the authenticated
+// cluster transport and relays the result. The leader stamps the command's
+// time before proposing, so the state machine stays deterministic. A write
+// returns only after it is committed and applied; when leadership is lost
+// mid-write the caller gets objstore.ErrUnavailable (outcome unknown),
+// never a false success.
+//
+// Reads: linearizable on every node by ReadIndex. The leader records its
+// commit index, confirms it still leads (VerifyLeader), and the reading
+// node waits until its state machine has applied that index. A new leader
+// first applies a no-op of its own term, because raft's internal no-op is
+// invisible to the state machine and the commit index alone may lag
+// entries committed by the previous leader. Concurrent reads share one
+// leadership confirmation (readBatcher), on the leader and, per follower,
+// for the round trip to the leader.
+//
+// Restart: the state machine persists its applied index with its data, so
+// raft runs with NoSnapshotRestoreOnStart and a restart does not rebuild
+// the store (see raftfsm).
+//
+// Membership: a new data directory without Join bootstraps a single-node
+// cluster; with Join it asks a member (which relays to the leader) to add
+// it as a voter. Status and removal are offered to operators through
+// AdminHandler.
+package node

@@ -1,0 +1,278 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/strongboxdb/strongbox/raftfsm"
+	"github.com/strongboxdb/strongbox/transport"
+)
+
+// Node is one cluster member: it owns the Raft instance, the replicated
+// state machine, the cluster transport and the internal RPC server. All
+// methods are safe for concurrent use. Create it with Start; stop it with
+// Close.
+type Node struct {
+	cfg       Config
+	advertise string
+	raft      *raft.Raft
+	fsm       *raftfsm.FSM
+	mux       *transport.Mux
+	logStore  *raftboltdb.BoltStore
+	rpc       *http.Server
+	client    *http.Client
+	reads     *readBatcher
+
+	// readyTerm is the term in which this node, as leader, has applied a
+	// no-op of its own. Until then its commit index may predate entries
+	// committed by an earlier leader, so it must not serve reads.
+	readyTerm atomic.Uint64
+	readyMu   sync.Mutex
+
+	clockMu  sync.Mutex
+	lastTime int64
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Start opens (or creates) the node's data directory, starts Raft and the
+// cluster listener, and bootstraps or joins a cluster when the directory is
+// new. With Join set on a new directory, Start returns once a member has
+// added this node, or with ctx's error.
+func Start(ctx context.Context, c Config) (*Node, error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: create data dir: %w", err)
+	}
+	n := &Node{cfg: cfg, closed: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeResources()
+		}
+	}()
+
+	n.mux, err = transport.Listen(cfg.ClusterAddr, transport.Config{NodeID: cfg.ID, Secret: []byte(cfg.Secret), Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("node: cluster listener: %w", err)
+	}
+	n.advertise = cfg.AdvertiseAddr
+	if n.advertise == "" {
+		tcp, _ := n.mux.Addr().(*net.TCPAddr)
+		if tcp == nil || tcp.IP.IsUnspecified() {
+			return nil, fmt.Errorf("node: cluster address %s binds all interfaces; set an advertise address peers can dial", cfg.ClusterAddr)
+		}
+		n.advertise = tcp.String()
+	}
+	n.client = n.mux.HTTPClient()
+
+	if n.fsm, err = raftfsm.Open(filepath.Join(cfg.DataDir, "fsm")); err != nil {
+		return nil, fmt.Errorf("node: open state machine: %w", err)
+	}
+	if n.logStore, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")}); err != nil {
+		return nil, fmt.Errorf("node: open raft log: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: cfg.RaftLogOutput, Level: hclog.LevelFromString(cfg.RaftLogLevel)})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("node: snapshot store: %w", err)
+	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  n.mux.RaftStreamLayer(),
+		MaxPool: 4,
+		Timeout: 10 * time.Second,
+		Logger:  hlog,
+	})
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.Logger = hlog
+	// The state machine is persistent and records the last index it
+	// applied in the same transaction as the effects, so a restart need not
+	// rebuild it from the snapshot: it resumes in constant time and skips
+	// replayed entries it already holds (see raftfsm's package doc).
+	rc.NoSnapshotRestoreOnStart = true
+
+	hasState, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("node: inspect raft state: %w", err)
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, n.logStore, n.logStore, snaps, trans); err != nil {
+		return nil, fmt.Errorf("node: start raft: %w", err)
+	}
+	n.reads = newReadBatcher(n.readIndexRound, cfg.ApplyTimeout)
+
+	n.rpc = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		_ = n.rpc.Serve(n.mux.HTTPListener())
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.watchLeadership()
+	}()
+
+	switch {
+	case hasState:
+		cfg.Logger.Info("resuming node from existing state", "id", cfg.ID, "dir", cfg.DataDir)
+	case len(cfg.Join) == 0:
+		cfg.Logger.Info("bootstrapping a new single-node cluster", "id", cfg.ID, "addr", n.advertise)
+		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(n.advertise)}}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return nil, fmt.Errorf("node: bootstrap: %w", err)
+		}
+	default:
+		if err := n.join(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return n, nil
+}
+
+// ID returns the node's Raft server ID.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// ClusterAddr returns the address peers use to reach this node; pass it as
+// Join to new members.
+func (n *Node) ClusterAddr() string { return n.advertise }
+
+// Faults returns the node's transport fault hook, for tests and the
+// partition admin API.
+func (n *Node) Faults() *transport.Faults { return n.mux.Faults() }
+
+// IsLeader reports whether this node currently believes it leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the current leader's ID as this node knows it, or "".
+func (n *Node) Leader() string {
+	_, id := n.raft.LeaderWithID()
+	return string(id)
+}
+
+// AppliedIndex is the last log index applied by this node's state machine.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.AppliedIndex() }
+
+// Snapshot forces a Raft snapshot (and log compaction per TrailingLogs).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Close stops the node: if it leads, it first tries to hand leadership to
+// a peer so the cluster does not wait for an election timeout. Close is
+// idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.raft.State() == raft.Leader && len(n.voters()) > 1 {
+			f := n.raft.LeadershipTransfer()
+			done := make(chan struct{})
+			go func() { _ = f.Error(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(2 * n.cfg.ElectionTimeout):
+			}
+		}
+		close(n.closed)
+		err = n.closeResources()
+		n.wg.Wait()
+	})
+	return err
+}
+
+// closeResources releases whatever Start managed to open, in dependency
+// order: Raft first (it uses everything else), then the listeners, then
+// the stores.
+func (n *Node) closeResources() error {
+	var errs []error
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	if n.rpc != nil {
+		errs = append(errs, n.rpc.Close())
+	}
+	if n.mux != nil {
+		errs = append(errs, n.mux.Close())
+	}
+	if n.logStore != nil {
+		errs = append(errs, n.logStore.Close())
+	}
+	if n.fsm != nil {
+		errs = append(errs, n.fsm.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) voters() []raft.Server {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []raft.Server
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// watchLeadership makes a newly elected leader ready for reads at once
+// instead of on the first read.
+func (n *Node) watchLeadership() {
+	for {
+		select {
+		case <-n.closed:
+			return
+		case isLeader := <-n.raft.LeaderCh():
+			if !isLeader {
+				continue
+			}
+			term := n.raft.CurrentTerm()
+			n.cfg.Logger.Info("became leader", "id", n.cfg.ID, "term", term)
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			if err := n.ensureReady(ctx, term); err != nil {
+				n.cfg.Logger.Warn("leader not ready for reads", "term", term, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// now returns a strictly increasing timestamp for the commands this node
+// proposes as leader, so LastModified never runs backwards within one
+// leader's tenure.
+func (n *Node) now() int64 {
+	n.clockMu.Lock()
+	defer n.clockMu.Unlock()
+	t := time.Now().UnixNano()
+	if t <= n.lastTime {
+		t = n.lastTime + 1
+	}
+	n.lastTime = t
+	return t
+}

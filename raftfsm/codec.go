@@ -1,0 +1,304 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/strongboxdb/strongbox/objstore"
+)
+
+// This file holds the byte-level building blocks shared by the command,
+// result and on-disk record encodings. Everything is length-prefixed with
+// uvarints and written in a fixed field order; there is no reflection and
+// no self-description, so every format carries its own version byte.
+//
+// Decoding is defensive: every length is checked against the bytes that
+// remain before anything is sliced or allocated, so corrupt input costs at
+// most its own size and never panics.
+
+// appendString appends s as uvarint(len) followed by its bytes.
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendBytes appends p as uvarint(len) followed by its bytes.
+func appendBytes(b []byte, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+// appendMap appends m as uvarint(count) followed by key/value strings in
+// ascending key order. Go randomises map iteration; sorting makes the bytes
+// a function of the contents, which Raft determinism and the canonical
+// form checked by the decoder both need.
+func appendMap(b []byte, m map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	if len(m) == 0 {
+		return b
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = appendString(b, k)
+		b = appendString(b, m[k])
+	}
+	return b
+}
+
+// noTime stands for the zero time.Time, whose UnixNano is undefined.
+const noTime = math.MinInt64
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, noTime)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+// unixTime is the one place nanoseconds become a time.Time, always in UTC so
+// that two nodes decoding the same bytes produce equal values.
+func unixTime(ns int64) time.Time {
+	if ns == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func mapSize(m map[string]string) int {
+	n := binary.MaxVarintLen64
+	for k, v := range m {
+		n += len(k) + len(v) + 2*binary.MaxVarintLen64
+	}
+	return n
+}
+
+// appendInfo appends the ObjectInfo fields every format shares: size, etag,
+// content type and the three maps. Key and LastModified are not included:
+// each format has its own source of truth for them.
+func appendInfo(b []byte, in *objstore.ObjectInfo) []byte {
+	b = binary.AppendUvarint(b, uint64(in.Size))
+	b = appendString(b, in.ETag)
+	b = appendString(b, in.ContentType)
+	b = appendMap(b, in.Headers)
+	b = appendMap(b, in.UserMeta)
+	return appendMap(b, in.Checksums)
+}
+
+func infoSize(in *objstore.ObjectInfo) int {
+	return 3*binary.MaxVarintLen64 + len(in.ETag) + len(in.ContentType) +
+		mapSize(in.Headers) + mapSize(in.UserMeta) + mapSize(in.Checksums)
+}
+
+// decoder reads the formats above from a byte slice. The first failure is
+// sticky: later calls return zero values, so a decode function can read all
+// its fields and check d.err once at the end.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("truncated input")
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errors.New("malformed uvarint"))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errors.New("malformed varint"))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// size reads a uvarint that must fit a non-negative int64.
+func (d *decoder) size() int64 {
+	v := d.uvarint()
+	if v > math.MaxInt64 {
+		d.fail(fmt.Errorf("size %d out of range", v))
+		return 0
+	}
+	return int64(v)
+}
+
+// bytes returns the next length-prefixed field as a sub-slice of the input
+// (no copy), capacity-clipped so that appending to it cannot overwrite the
+// bytes that follow. An empty field is returned as nil.
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Errorf("field length %d exceeds the %d bytes left", n, len(d.b)))
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+// stringMap reads what appendMap wrote. Keys must be strictly ascending:
+// that rejects duplicates and keeps the encoding canonical. The count is
+// checked against the remaining input (each entry takes at least two bytes)
+// before the map is allocated.
+func (d *decoder) stringMap() map[string]string {
+	n := d.uvarint()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(len(d.b)/2) {
+		d.fail(fmt.Errorf("map of %d entries in %d bytes", n, len(d.b)))
+		return nil
+	}
+	m := make(map[string]string, n)
+	var prev string
+	for i := uint64(0); i < n; i++ {
+		k, v := d.string(), d.string()
+		if d.err != nil {
+			return nil
+		}
+		if i > 0 && k <= prev {
+			d.fail(fmt.Errorf("map key %q out of order", k))
+			return nil
+		}
+		m[k], prev = v, k
+	}
+	return m
+}
+
+func (d *decoder) info(in *objstore.ObjectInfo) {
+	in.Size = d.size()
+	in.ETag = d.string()
+	in.ContentType = d.string()
+	in.Headers = d.stringMap()
+	in.UserMeta = d.stringMap()
+	in.Checksums = d.stringMap()
+}
+
+// done reports the first error, or an error if input is left over: a
+// decoder that stops early would otherwise accept corrupt tails silently.
+func (d *decoder) done() error {
+	if d.err == nil && len(d.b) > 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
+// On-disk records. Each starts with its own version byte so the layout can
+// evolve without a migration: a reader dispatches on it.
+
+const (
+	recordVersion = 1
+
+	// bodyInline: the body is the value under the same key in the bucket's
+	// body sub-bucket. Large objects (issue 4) will add a blob-reference
+	// location whose record carries the blob's id instead.
+	bodyInline = 0
+)
+
+// appendRecord encodes an object's metadata record. Key is not stored in
+// the record: it is the bbolt key.
+func appendRecord(b []byte, in *objstore.ObjectInfo) []byte {
+	b = append(b, recordVersion, bodyInline)
+	b = appendTime(b, in.LastModified)
+	return appendInfo(b, in)
+}
+
+// decodeRecord decodes a record written by appendRecord. The returned
+// info's strings and maps are copies; v may be bbolt memory that dies with
+// the transaction.
+func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
+	d := decoder{b: v}
+	info := objstore.ObjectInfo{Key: string(key)}
+	if ver := d.byte(); d.err == nil && ver != recordVersion {
+		return info, fmt.Errorf("raftfsm: object record %q: unsupported version %d", key, ver)
+	}
+	if loc := d.byte(); d.err == nil && loc != bodyInline {
+		return info, fmt.Errorf("raftfsm: object record %q: unsupported body location %d", key, loc)
+	}
+	info.LastModified = unixTime(d.varint())
+	d.info(&info)
+	if err := d.done(); err != nil {
+		return info, fmt.Errorf("raftfsm: object record %q: %w", key, err)
+	}
+	return info, nil
+}
+
+// appendBucketRecord encodes a bucket's record: version and creation time.
+func appendBucketRecord(b []byte, created int64) []byte {
+	b = append(b, recordVersion)
+	return binary.AppendVarint(b, created)
+}
+
+func decodeBucketRecord(name, v []byte) (objstore.BucketInfo, error) {
+	d := decoder{b: v}
+	if ver := d.byte(); d.err == nil && ver != recordVersion {
+		return objstore.BucketInfo{}, fmt.Errorf("raftfsm: bucket record %q: unsupported version %d", name, ver)
+	}
+	created := d.varint()
+	if err := d.done(); err != nil {
+		return objstore.BucketInfo{}, fmt.Errorf("raftfsm: bucket record %q: %w", name, err)
+	}
+	return objstore.BucketInfo{Name: string(name), Created: unixTime(created)}, nil
+}
+
+// appliedRecord is the meta value holding the last applied index and term:
+// two big-endian uint64s.
+func appendApplied(b []byte, index, term uint64) []byte {
+	b = binary.BigEndian.AppendUint64(b, index)
+	return binary.BigEndian.AppendUint64(b, term)
+}
+
+func decodeApplied(v []byte) (index, term uint64, err error) {
+	if v == nil {
+		return 0, 0, nil // fresh store
+	}
+	if len(v) != 16 {
+		return 0, 0, fmt.Errorf("raftfsm: applied-index record of %d bytes", len(v))
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
+}

@@ -1,0 +1,336 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/strongboxdb/strongbox/objstore"
+)
+
+// CommandType says which operation a Command carries. The values are part
+// of the log format: never renumber them.
+type CommandType uint8
+
+// Command types. Zero is deliberately unused so a zeroed envelope is
+// rejected rather than read as a real operation.
+const (
+	TypeCreateBucket CommandType = 1
+	TypeDeleteBucket CommandType = 2
+	TypePutObject    CommandType = 3
+	TypeDeleteObject CommandType = 4
+	// TypeNoop changes nothing but the applied index. A new leader proposes
+	// one so that its term has an entry the FSM observes, which the read
+	// path can wait for.
+	TypeNoop CommandType = 5
+)
+
+func (t CommandType) String() string {
+	switch t {
+	case TypeCreateBucket:
+		return "CreateBucket"
+	case TypeDeleteBucket:
+		return "DeleteBucket"
+	case TypePutObject:
+		return "PutObject"
+	case TypeDeleteObject:
+		return "DeleteObject"
+	case TypeNoop:
+		return "Noop"
+	}
+	return fmt.Sprintf("CommandType(%d)", uint8(t))
+}
+
+// Encoded envelope:
+//
+//	byte 0      encoding version (commandVersion)
+//	byte 1      CommandType
+//	bytes 2-9   Time, big-endian int64 unix nanoseconds
+//	bytes 10-   the type's payload
+//
+// Time has a fixed width and position so the leader can stamp a command
+// forwarded by a follower in place (SetTime) without decoding it or copying
+// its body.
+const (
+	commandVersion = 1
+	headerLen      = 10
+)
+
+// Command is one state-machine operation: the unit a node proposes to Raft.
+// Build one with the New* constructors, fill Time on the leader, and Marshal.
+// A Command is a plain value: not safe for concurrent mutation, safe to
+// share once no one mutates it.
+type Command struct {
+	Type CommandType
+
+	// Time is the leader's clock in unix nanoseconds, fixed before the
+	// command is proposed. It becomes the bucket's Created or the object's
+	// LastModified; the FSM never reads a clock, so replicas agree.
+	Time int64
+
+	// Bucket names the bucket for every type but Noop. Key names the object
+	// for TypeDeleteObject. For TypePutObject, Put.Bucket and Put.Key are
+	// the ones encoded; UnmarshalCommand copies them here too so callers
+	// can route on Command.Bucket whatever the type.
+	Bucket string
+	Key    string
+
+	// Put is the request of a TypePutObject command and nil otherwise.
+	// Put.Info.Key and Put.Info.LastModified are not encoded: the stored
+	// record takes them from Put.Key and Time.
+	Put *objstore.PutRequest
+}
+
+// NewCreateBucket returns a command creating bucket. It fails with
+// objstore.ErrBucketExists when the bucket exists.
+func NewCreateBucket(bucket string) *Command {
+	return &Command{Type: TypeCreateBucket, Bucket: bucket}
+}
+
+// NewDeleteBucket returns a command deleting an empty bucket.
+func NewDeleteBucket(bucket string) *Command {
+	return &Command{Type: TypeDeleteBucket, Bucket: bucket}
+}
+
+// NewPutObject returns a command storing req. The command keeps req (and
+// its Body) by reference.
+func NewPutObject(req *objstore.PutRequest) *Command {
+	return &Command{Type: TypePutObject, Bucket: req.Bucket, Key: req.Key, Put: req}
+}
+
+// NewDeleteObject returns a command deleting key from bucket; deleting a
+// missing key succeeds.
+func NewDeleteObject(bucket, key string) *Command {
+	return &Command{Type: TypeDeleteObject, Bucket: bucket, Key: key}
+}
+
+// NewNoop returns a command that only advances the applied index.
+func NewNoop() *Command { return &Command{Type: TypeNoop} }
+
+// Marshal encodes c into a new slice, sized up front so a 4 KiB body is
+// copied exactly once. The encoding is canonical: equal commands give equal
+// bytes (maps are written in key order).
+//
+// Marshal panics if c is malformed (unknown Type, or TypePutObject with a
+// nil Put): that is a programming error, not bad input.
+func (c *Command) Marshal() []byte {
+	n := headerLen + binary.MaxVarintLen64 + len(c.Bucket) + binary.MaxVarintLen64 + len(c.Key)
+	if c.Type == TypePutObject && c.Put != nil {
+		p := c.Put
+		n += 5*binary.MaxVarintLen64 + len(p.Bucket) + len(p.Key) + len(p.IfMatch) +
+			len(p.IfNoneMatch) + len(p.Body) + infoSize(&p.Info)
+	}
+	b := make([]byte, headerLen, n)
+	b[0], b[1] = commandVersion, byte(c.Type)
+	binary.BigEndian.PutUint64(b[2:headerLen], uint64(c.Time))
+
+	switch c.Type {
+	case TypeCreateBucket, TypeDeleteBucket:
+		b = appendString(b, c.Bucket)
+	case TypeDeleteObject:
+		b = appendString(b, c.Bucket)
+		b = appendString(b, c.Key)
+	case TypePutObject:
+		if c.Put == nil {
+			panic("raftfsm: Marshal of a PutObject command with nil Put")
+		}
+		p := c.Put
+		b = appendString(b, p.Bucket)
+		b = appendString(b, p.Key)
+		b = appendString(b, p.IfMatch)
+		b = appendString(b, p.IfNoneMatch)
+		b = appendInfo(b, &p.Info)
+		b = appendBytes(b, p.Body) // last: the bulk of the entry
+	case TypeNoop:
+	default:
+		panic(fmt.Sprintf("raftfsm: Marshal of unknown command type %d", c.Type))
+	}
+	return b
+}
+
+// UnmarshalCommand decodes bytes produced by Marshal. Any malformed input
+// (unknown version or type, truncation, lengths past the end, trailing
+// bytes, unordered map keys) yields an error wrapping ErrInvalidCommand;
+// it never panics and allocates no more than the input's size.
+//
+// The returned Command aliases data: Put.Body is a sub-slice of it, which
+// saves a copy of every body on the apply path. Do not modify data while
+// the Command is in use.
+func UnmarshalCommand(data []byte) (*Command, error) {
+	if len(data) < headerLen {
+		return nil, fmt.Errorf("%w: %d-byte envelope", ErrInvalidCommand, len(data))
+	}
+	if data[0] != commandVersion {
+		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidCommand, data[0])
+	}
+	c := &Command{
+		Type: CommandType(data[1]),
+		Time: int64(binary.BigEndian.Uint64(data[2:headerLen])),
+	}
+	d := decoder{b: data[headerLen:]}
+	switch c.Type {
+	case TypeCreateBucket, TypeDeleteBucket:
+		c.Bucket = d.string()
+	case TypeDeleteObject:
+		c.Bucket = d.string()
+		c.Key = d.string()
+	case TypePutObject:
+		p := &objstore.PutRequest{}
+		p.Bucket = d.string()
+		p.Key = d.string()
+		p.IfMatch = d.string()
+		p.IfNoneMatch = d.string()
+		d.info(&p.Info)
+		p.Body = d.bytes()
+		p.Info.Key = p.Key
+		c.Bucket, c.Key, c.Put = p.Bucket, p.Key, p
+	case TypeNoop:
+	default:
+		return nil, fmt.Errorf("%w: unknown type %d", ErrInvalidCommand, data[1])
+	}
+	if err := d.done(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidCommand, c.Type, err)
+	}
+	return c, nil
+}
+
+// SetTime overwrites the Time of an encoded command in place. The leader
+// uses it on commands forwarded by followers: it stamps its own clock
+// without decoding the payload or copying the body. Only the envelope is
+// checked; a corrupt payload is still caught when the entry is applied.
+// On a decoded Command, set the Time field instead.
+func SetTime(data []byte, unixNano int64) error {
+	if len(data) < headerLen || data[0] != commandVersion {
+		return fmt.Errorf("%w: cannot stamp time: not a version %d envelope", ErrInvalidCommand, commandVersion)
+	}
+	binary.BigEndian.PutUint64(data[2:headerLen], uint64(unixNano))
+	return nil
+}
+
+// Result is what applying one log entry produced; ApplyBatch and Apply
+// return a *Result for every entry, and raft hands it to the proposer as
+// ApplyFuture.Response().
+type Result struct {
+	// Err is nil on success, an objstore sentinel for client outcomes
+	// (ErrNoSuchBucket, ErrPreconditionFailed, ...), or wraps
+	// ErrInvalidCommand, ErrStoreFailed or ErrClosed. With any Err the
+	// entry changed nothing but, except for ErrStoreFailed and ErrClosed,
+	// the applied index.
+	Err error
+	// Object is the stored record of a successful PutObject (Key and
+	// LastModified filled in); zero otherwise.
+	Object objstore.ObjectInfo
+	// Index is the entry's Raft log index.
+	Index uint64
+}
+
+// Result wire format, for a leader answering a forwarding follower:
+//
+//	byte 0   resultVersion
+//	byte 1   error code (0 = nil)
+//	         if code != 0: the error's message, length-prefixed
+//	uvarint  Index
+//	byte     1 if Object follows, else 0
+//	         Object: Key, LastModified, then the shared info fields
+const resultVersion = 1
+
+// codeOther is any error not in wireErrors. Codes are part of the wire
+// format: append, never renumber.
+const codeOther = 255
+
+var wireErrors = []error{
+	1:  objstore.ErrNoSuchBucket,
+	2:  objstore.ErrNoSuchKey,
+	3:  objstore.ErrBucketExists,
+	4:  objstore.ErrBucketNotEmpty,
+	5:  objstore.ErrPreconditionFailed,
+	6:  objstore.ErrUnavailable,
+	7:  objstore.ErrSlowDown,
+	8:  ErrInvalidCommand,
+	9:  ErrStoreFailed,
+	10: ErrClosed,
+}
+
+func errorCode(err error) byte {
+	if err == nil {
+		return 0
+	}
+	for code, sentinel := range wireErrors {
+		if sentinel != nil && errors.Is(err, sentinel) {
+			return byte(code)
+		}
+	}
+	return codeOther
+}
+
+// remoteError is an error decoded from the wire that is not exactly one of
+// the sentinels: it keeps the sender's message and still matches the
+// sentinel (if any) with errors.Is.
+type remoteError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.sentinel }
+
+// MarshalResult encodes r for the wire. Err is reduced to a code plus its
+// message: the receiver gets the sentinel back (errors.Is works, and an
+// exact sentinel stays ==) but not any other wrapped error chain.
+func MarshalResult(r *Result) []byte {
+	b := make([]byte, 0, 32+len(r.Object.Key)+infoSize(&r.Object))
+	code := errorCode(r.Err)
+	b = append(b, resultVersion, code)
+	if code != 0 {
+		b = appendString(b, r.Err.Error())
+	}
+	b = binary.AppendUvarint(b, r.Index)
+	if r.Object.Key == "" {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = appendString(b, r.Object.Key)
+	b = appendTime(b, r.Object.LastModified)
+	return appendInfo(b, &r.Object)
+}
+
+// UnmarshalResult decodes bytes produced by MarshalResult. Malformed input
+// yields an error wrapping ErrInvalidResult; an error code this version
+// does not know decodes to a generic error carrying the sender's message,
+// which matches no sentinel.
+func UnmarshalResult(data []byte) (*Result, error) {
+	d := decoder{b: data}
+	if v := d.byte(); d.err == nil && v != resultVersion {
+		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidResult, v)
+	}
+	r := &Result{}
+	if code := d.byte(); code != 0 {
+		msg := d.string()
+		var sentinel error
+		if int(code) < len(wireErrors) {
+			sentinel = wireErrors[code]
+		}
+		switch {
+		case sentinel == nil:
+			r.Err = &remoteError{msg: fmt.Sprintf("raftfsm: remote error (code %d): %s", code, msg)}
+		case msg == sentinel.Error():
+			r.Err = sentinel
+		default:
+			r.Err = &remoteError{msg: msg, sentinel: sentinel}
+		}
+	}
+	r.Index = d.uvarint()
+	switch d.byte() {
+	case 0:
+	case 1:
+		r.Object.Key = d.string()
+		r.Object.LastModified = unixTime(d.varint())
+		d.info(&r.Object)
+	default:
+		d.fail(errors.New("bad object flag"))
+	}
+	if err := d.done(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidResult, err)
+	}
+	return r, nil
+}

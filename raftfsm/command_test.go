@@ -1,0 +1,279 @@
+package raftfsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/strongboxdb/strongbox/objstore"
+)
+
+func fullPut() *objstore.PutRequest {
+	p := putReq("photos", "2024/ünïcødé/ key?.jpg", "some body bytes\x00\xff")
+	p.IfMatch = `"abc"`
+	p.IfNoneMatch = "*"
+	p.Info.Headers = map[string]string{"Cache-Control": "no-cache", "Content-Disposition": "inline", "Expires": ""}
+	p.Info.UserMeta = map[string]string{"owner": "ana", "z": "last", "a": "first"}
+	p.Info.Checksums = map[string]string{"crc32c": "yZRlqg==", "sha256": "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="}
+	return p
+}
+
+func sampleCommands() []*Command {
+	empty := NewPutObject(putReq("b", "k", ""))
+	empty.Put.Body = nil
+	return []*Command{
+		NewCreateBucket("photos"),
+		NewDeleteBucket("photos"),
+		NewPutObject(fullPut()),
+		empty,
+		NewDeleteObject("photos", "a/b/c"),
+		NewNoop(),
+	}
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	for i, c := range sampleCommands() {
+		t.Run(c.Type.String(), func(t *testing.T) {
+			c.Time = time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano() + int64(i)
+			data := c.Marshal()
+			if data[0] != commandVersion || CommandType(data[1]) != c.Type {
+				t.Fatalf("envelope % x", data[:2])
+			}
+			got, err := UnmarshalCommand(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, c) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", got, c)
+			}
+			if c.Put != nil && !reflect.DeepEqual(got.Put, c.Put) {
+				t.Fatalf("put:\n got %+v\nwant %+v", got.Put, c.Put)
+			}
+			// Canonical: encoding the decoded command gives the same bytes.
+			if again := got.Marshal(); !bytes.Equal(again, data) {
+				t.Fatalf("re-marshal differs:\n% x\n% x", again, data)
+			}
+		})
+	}
+}
+
+func TestMarshalIsDeterministic(t *testing.T) {
+	// Map iteration order is random; the bytes must not be.
+	c := NewPutObject(fullPut())
+	want := c.Marshal()
+	for range 50 {
+		if got := c.Marshal(); !bytes.Equal(got, want) {
+			t.Fatal("Marshal output varies between calls")
+		}
+	}
+}
+
+func TestSetTime(t *testing.T) {
+	c := NewPutObject(fullPut())
+	c.Time = 1
+	data := c.Marshal()
+	if err := SetTime(data, 1234567890123); err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalCommand(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Time != 1234567890123 {
+		t.Fatalf("Time = %d", got.Time)
+	}
+	for _, bad := range [][]byte{nil, {commandVersion, 1}, {2, 1, 0, 0, 0, 0, 0, 0, 0, 0}} {
+		if err := SetTime(bad, 1); !errors.Is(err, ErrInvalidCommand) {
+			t.Errorf("SetTime(% x) = %v, want ErrInvalidCommand", bad, err)
+		}
+	}
+}
+
+func TestUnmarshalCommandRejectsCorruptInput(t *testing.T) {
+	put := NewPutObject(fullPut()).Marshal()
+	header := func(version, typ byte) []byte {
+		return []byte{version, typ, 0, 0, 0, 0, 0, 0, 0, 0}
+	}
+	hugeLen := append(header(1, byte(TypeCreateBucket)), binary.AppendUvarint(nil, 1<<62)...)
+	hugeMap := append(header(1, byte(TypePutObject)), 1, 'b', 1, 'k', 0, 0, 0, 0, 0)
+	hugeMap = binary.AppendUvarint(hugeMap, 1<<40)
+	// headers {"z", "a"} out of order, then empty user meta, checksums, body.
+	unordered := append(header(1, byte(TypePutObject)), 1, 'b', 1, 'k', 0, 0, 0, 0, 0,
+		2, 1, 'z', 0, 1, 'a', 0, 0, 0)
+	overflow := append(header(1, byte(TypeCreateBucket)), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
+	negSize := append(header(1, byte(TypePutObject)), 1, 'b', 1, 'k', 0, 0)
+	negSize = binary.AppendUvarint(negSize, 1<<63)
+
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"short header", []byte{1, 1, 0}},
+		{"unknown version", header(2, byte(TypeNoop))},
+		{"version zero", header(0, byte(TypeNoop))},
+		{"type zero", header(1, 0)},
+		{"unknown type", header(1, 99)},
+		{"missing bucket", header(1, byte(TypeCreateBucket))},
+		{"length past end", hugeLen},
+		{"map count past end", hugeMap},
+		{"unordered map", unordered},
+		{"varint overflow", overflow},
+		{"size out of range", negSize},
+		{"trailing bytes", append(NewNoop().Marshal(), 0)},
+		{"trailing after put", append(bytes.Clone(put), 7)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if c, err := UnmarshalCommand(tt.data); !errors.Is(err, ErrInvalidCommand) {
+				t.Fatalf("got %+v, %v; want ErrInvalidCommand", c, err)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCommandTruncations(t *testing.T) {
+	for _, c := range sampleCommands() {
+		data := c.Marshal()
+		for n := range len(data) {
+			if _, err := UnmarshalCommand(data[:n]); err == nil {
+				t.Errorf("%s truncated to %d of %d bytes decoded without error", c.Type, n, len(data))
+			}
+		}
+	}
+}
+
+func TestUnmarshalCommandBitFlipsDoNotPanic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range sampleCommands() {
+		data := c.Marshal()
+		for range 2000 {
+			mut := bytes.Clone(data)
+			for range 1 + rng.IntN(3) {
+				mut[rng.IntN(len(mut))] ^= byte(1 << rng.IntN(8))
+			}
+			checkDecodeStable(t, mut)
+		}
+	}
+}
+
+// checkDecodeStable asserts the fuzz property: decoding never panics, and
+// whatever decodes re-encodes to something that decodes to the same command.
+func checkDecodeStable(t *testing.T, data []byte) {
+	t.Helper()
+	c, err := UnmarshalCommand(data)
+	if err != nil {
+		if !errors.Is(err, ErrInvalidCommand) {
+			t.Fatalf("error %v does not wrap ErrInvalidCommand", err)
+		}
+		return
+	}
+	again, err := UnmarshalCommand(c.Marshal())
+	if err != nil {
+		t.Fatalf("re-encoded command does not decode: %v", err)
+	}
+	if !reflect.DeepEqual(again, c) {
+		t.Fatalf("unstable round trip:\n%+v\n%+v", c, again)
+	}
+}
+
+func FuzzUnmarshalCommand(f *testing.F) {
+	for _, c := range sampleCommands() {
+		f.Add(c.Marshal())
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(checkDecodeStable)
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	obj := fullPut().Info
+	obj.LastModified = time.Unix(0, 1700000000123456789).UTC()
+	tests := []struct {
+		name string
+		r    Result
+	}{
+		{"ok empty", Result{Index: 1}},
+		{"ok object", Result{Index: 1 << 40, Object: obj}},
+		{"no such bucket", Result{Index: 7, Err: objstore.ErrNoSuchBucket}},
+		{"no such key", Result{Index: 7, Err: objstore.ErrNoSuchKey}},
+		{"exists", Result{Index: 7, Err: objstore.ErrBucketExists}},
+		{"not empty", Result{Index: 7, Err: objstore.ErrBucketNotEmpty}},
+		{"precondition", Result{Index: 7, Err: objstore.ErrPreconditionFailed}},
+		{"unavailable", Result{Err: objstore.ErrUnavailable}},
+		{"slow down", Result{Err: objstore.ErrSlowDown}},
+		{"closed", Result{Err: ErrClosed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := UnmarshalResult(MarshalResult(&tt.r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Sentinels come back as themselves, so == comparisons work.
+			if !reflect.DeepEqual(*got, tt.r) {
+				t.Fatalf("got %+v\nwant %+v", *got, tt.r)
+			}
+		})
+	}
+
+	t.Run("wrapped sentinel keeps message", func(t *testing.T) {
+		in := &Result{Err: fmt.Errorf("%w: unknown type 9", ErrInvalidCommand)}
+		got, err := UnmarshalResult(MarshalResult(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(got.Err, ErrInvalidCommand) || got.Err.Error() != in.Err.Error() {
+			t.Fatalf("got %v", got.Err)
+		}
+	})
+	t.Run("other error is generic", func(t *testing.T) {
+		got, err := UnmarshalResult(MarshalResult(&Result{Err: errors.New("disk on fire")}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Err == nil || errors.Is(got.Err, objstore.ErrNoSuchKey) {
+			t.Fatalf("got %v", got.Err)
+		}
+	})
+	t.Run("unknown code is generic", func(t *testing.T) {
+		data := []byte{resultVersion, 77, 3, 'x', 'y', 'z', 5, 0}
+		got, err := UnmarshalResult(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Err == nil || got.Index != 5 {
+			t.Fatalf("got %+v", got)
+		}
+		for _, s := range wireErrors {
+			if s != nil && errors.Is(got.Err, s) {
+				t.Fatalf("unknown code matched %v", s)
+			}
+		}
+	})
+}
+
+func TestUnmarshalResultRejectsCorruptInput(t *testing.T) {
+	obj := fullPut().Info
+	obj.LastModified = time.Unix(5, 0).UTC()
+	good := MarshalResult(&Result{Index: 3, Object: obj, Err: objstore.ErrNoSuchKey})
+	for n := range len(good) {
+		if _, err := UnmarshalResult(good[:n]); !errors.Is(err, ErrInvalidResult) {
+			t.Fatalf("truncated to %d: %v", n, err)
+		}
+	}
+	for _, bad := range [][]byte{
+		{2, 0, 0, 0},             // version
+		{resultVersion, 0, 0, 9}, // object flag
+		append(bytes.Clone(good), 0),
+	} {
+		if _, err := UnmarshalResult(bad); !errors.Is(err, ErrInvalidResult) {
+			t.Errorf("UnmarshalResult(% x) = %v", bad, err)
+		}
+	}
+}

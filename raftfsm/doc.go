@@ -1,0 +1,104 @@
+// Package raftfsm is Strongbox's replicated state machine: the deterministic
+// code that turns committed Raft log entries into buckets and objects, and
+// the local storage that holds them. The node package proposes Commands
+// through hashicorp/raft and reads through the query methods; s3api never
+// sees this package.
+//
+// # Commands
+//
+// A log entry's Data is one Command in a versioned envelope:
+//
+//	[version=1][type][time: 8 bytes big-endian unix ns][payload]
+//
+// The payload is a hand-written sequence of uvarint-length-prefixed fields
+// (codec.go): no reflection, no JSON, because a 4 KiB PUT body rides inside
+// the entry and the CPU budget is small. Maps are written in key order so
+// the encoding is canonical. Decoding checks every length against the
+// remaining input and refuses unknown versions and types. The PUT body is
+// the last field and is decoded without copying.
+//
+// Everything non-deterministic is decided by the leader before proposing:
+// the Time field (bucket Created, object LastModified), the ETag and
+// checksums. Time sits at a fixed offset so the leader can stamp a command
+// forwarded by a follower in place (SetTime). The FSM itself never reads a
+// clock, random source or network, so every replica computes the same
+// state and the same Result for each entry.
+//
+// Client-level outcomes (objstore.ErrNoSuchBucket, ErrPreconditionFailed,
+// ...) are values in the Result, never Raft errors. Preconditions
+// (If-Match, If-None-Match, bucket emptiness) are evaluated against the
+// state at the entry's position in the log, which makes a conditional PUT
+// an atomic compare-and-set: of two racing writers exactly one wins.
+// MarshalResult/UnmarshalResult carry a Result from the leader back to a
+// follower that forwarded the write.
+//
+// # Storage layout
+//
+// One bbolt file, <dir>/fsm.db:
+//
+//	meta/                     format -> 1; applied -> index, term (2 x uint64 BE)
+//	buckets/                  <bucket name> -> bucket record (version, created ns)
+//	data/<bucket name>/o/     <object key> -> object record
+//	data/<bucket name>/b/     <object key> -> body bytes
+//
+// Keys are the raw object key bytes, so bbolt's order is S3's UTF-8 byte
+// order and a listing is a cursor walk. Records and bodies live in separate
+// sub-buckets so a listing page reads only small record pages and never
+// pulls body pages into memory. An object record is
+//
+//	[record version=1][body location][last-modified ns][size][etag]
+//	[content type][headers][user meta][checksums]
+//
+// The body-location byte is 0 (inline, in the b/ sub-bucket) today. Large
+// objects will be stored as blobs outside the log (DESIGN.md); they will get
+// a new location value and a blob reference in the record, without a
+// migration of existing records.
+//
+// # Group commit
+//
+// FSM implements raft.BatchingFSM: raft hands over every entry committed
+// since the last call, and ApplyBatch applies them all in one read-write
+// transaction, so N client writes cost one bbolt commit (one fsync pair).
+// bbolt has no savepoints, so each command is fully checked before its
+// first write; only a storage fault can fail after that, and it aborts the
+// whole batch and stops the FSM (ErrStoreFailed) rather than let this
+// replica diverge from the log.
+//
+// # Restart strategy
+//
+// The node runs raft with NoSnapshotRestoreOnStart = true. The last applied
+// index (and term) is written in the same transaction as the effects of
+// the entries, so after a crash the file's state and its index agree. On
+// start raft does not call Restore; it replays the log entries after its
+// last snapshot, and ApplyBatch skips every entry at or below the persisted
+// index. A restart therefore costs O(1) in the store's size instead of a
+// full rebuild from a snapshot, and replaying cannot apply anything twice
+// (a replayed If-None-Match PUT cannot flip its original outcome).
+//
+// This relies on the FSM never being behind raft's latest snapshot, which
+// holds because snapshots are taken from the FSM. The node must treat
+// fsm.db and raft's log and snapshot stores as one unit: if fsm.db is lost
+// while raft's data survives, restore the latest snapshot into the FSM
+// (Restore) before starting raft; if raft's data is lost, discard fsm.db.
+//
+// # Snapshots
+//
+// Snapshot opens a bbolt read transaction (O(1), consistent with the
+// applied index it contains) and Persist streams the database file as of
+// that transaction with tx.WriteTo: the snapshot format is a bbolt file of
+// this layout. Persist runs concurrently with applies. Restore streams the
+// snapshot to fsm.db.restore, fsyncs and validates it (bbolt meta checksums,
+// length against the meta high-water mark, our format), then swaps it in by
+// rename and reopens; all prior state is discarded and the applied index
+// becomes the snapshot's. A failed transfer or validation leaves the old
+// store in service. Snapshots carry inline bodies; future blob files will
+// not be in them.
+//
+// # Reads
+//
+// AppliedIndex and WaitApplied let the node implement linearizable reads:
+// obtain a read index from the leader, wait until the FSM has applied it,
+// then read. The read methods run in bbolt read transactions and may be
+// called concurrently with everything else; the database handle is behind
+// a RWMutex only so that Restore can swap it.
+package raftfsm

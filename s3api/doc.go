@@ -1,0 +1,14 @@
+// Package s3api serves the S3 REST API over a Backend.
+//
+// A request flows through one path: ServeHTTP assigns a request ID, sheds
+// load beyond a fixed number of in-flight requests (503 SlowDown, at once),
+// contains panics, authenticates (SigV4 via the Authenticator), and then
+// the gorilla/mux routing table in router.go picks an operation. Each
+// operation family has its own file (bucket.go, object.go, list.go); every
+// failure is rendered by writeError from the single table in errors.go, so
+// status, code and XML shape cannot drift between handlers.
+//
+// The package never imports Raft: what it needs from the store is the
+// Backend interface, declared here by its consumer. Subpackages sigv4 and
+// checksum hold the signature and integrity primitives.
+package s3api

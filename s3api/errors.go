@@ -1,0 +1,110 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+
+	"github.com/strongboxdb/strongbox/objstore"
+)
+
+// APIError is one row of the S3 error table: the code clients switch on, the
+// HTTP status, and the message AWS sends. Handlers return *APIError values
+// (usually via wrap) and writeError is the only place that renders them.
+type APIError struct {
+	Code    string
+	Message string
+	Status  int
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// with returns a copy carrying a more specific message.
+func (e *APIError) with(msg string) *APIError {
+	c := *e
+	c.Message = msg
+	return &c
+}
+
+// The error table. Codes, statuses and messages follow the AWS S3 API
+// reference ("Error responses"); keep them exact, clients switch on them.
+var (
+	ErrAccessDenied               = &APIError{"AccessDenied", "Access Denied", http.StatusForbidden}
+	ErrBadDigest                  = &APIError{"BadDigest", "The Content-MD5 or checksum value that you specified did not match what the server received.", http.StatusBadRequest}
+	ErrBucketAlreadyOwnedByYou    = &APIError{"BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded and you already own it.", http.StatusConflict}
+	ErrBucketNotEmpty             = &APIError{"BucketNotEmpty", "The bucket you tried to delete is not empty", http.StatusConflict}
+	ErrEntityTooLarge             = &APIError{"EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", http.StatusBadRequest}
+	ErrIncompleteBody             = &APIError{"IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header.", http.StatusBadRequest}
+	ErrInternal                   = &APIError{"InternalError", "We encountered an internal error. Please try again.", http.StatusInternalServerError}
+	ErrInvalidArgument            = &APIError{"InvalidArgument", "Invalid Argument", http.StatusBadRequest}
+	ErrInvalidBucketName          = &APIError{"InvalidBucketName", "The specified bucket is not valid.", http.StatusBadRequest}
+	ErrInvalidDigest              = &APIError{"InvalidDigest", "The Content-MD5 you specified is not valid.", http.StatusBadRequest}
+	ErrInvalidRange               = &APIError{"InvalidRange", "The requested range is not satisfiable", http.StatusRequestedRangeNotSatisfiable}
+	ErrInvalidRequest             = &APIError{"InvalidRequest", "Invalid Request", http.StatusBadRequest}
+	ErrKeyTooLong                 = &APIError{"KeyTooLongError", "Your key is too long", http.StatusBadRequest}
+	ErrMalformedXML               = &APIError{"MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", http.StatusBadRequest}
+	ErrMetadataTooLarge           = &APIError{"MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", http.StatusBadRequest}
+	ErrMethodNotAllowed           = &APIError{"MethodNotAllowed", "The specified method is not allowed against this resource.", http.StatusMethodNotAllowed}
+	ErrMissingContentLength       = &APIError{"MissingContentLength", "You must provide the Content-Length HTTP header.", http.StatusLengthRequired}
+	ErrNoSuchBucket               = &APIError{"NoSuchBucket", "The specified bucket does not exist", http.StatusNotFound}
+	ErrNoSuchKey                  = &APIError{"NoSuchKey", "The specified key does not exist.", http.StatusNotFound}
+	ErrNotImplemented             = &APIError{"NotImplemented", "A header or query you provided implies functionality that is not implemented.", http.StatusNotImplemented}
+	ErrNotModified                = &APIError{"NotModified", "Not Modified", http.StatusNotModified}
+	ErrPreconditionFailed         = &APIError{"PreconditionFailed", "At least one of the pre-conditions you specified did not hold", http.StatusPreconditionFailed}
+	ErrServiceUnavailable         = &APIError{"ServiceUnavailable", "Please reduce your request rate.", http.StatusServiceUnavailable}
+	ErrSlowDown                   = &APIError{"SlowDown", "Please reduce your request rate.", http.StatusServiceUnavailable}
+	ErrInvalidLocationConstraint  = &APIError{"InvalidLocationConstraint", "The specified location constraint is not valid.", http.StatusBadRequest}
+	ErrInvalidContinuationToken   = &APIError{"InvalidArgument", "The continuation token provided is incorrect", http.StatusBadRequest}
+	ErrUnexpectedContent          = &APIError{"UnexpectedContent", "This request does not support content", http.StatusBadRequest}
+	ErrInvalidEncodingType        = &APIError{"InvalidArgument", "Invalid Encoding Method specified in Request", http.StatusBadRequest}
+	ErrInvalidMaxKeys             = &APIError{"InvalidArgument", "Argument max-keys must be an integer between 0 and 2147483647", http.StatusBadRequest}
+	ErrRequestTimeout             = &APIError{"RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.", http.StatusBadRequest}
+	ErrAuthorizationHeaderInvalid = &APIError{"AuthorizationHeaderMalformed", "The authorization header is malformed.", http.StatusBadRequest}
+)
+
+// toAPIError maps any error a handler meets to one row of the table. Errors
+// from the backend arrive as objstore sentinels; errors from the signature
+// layer carry their own S3 code. Anything unknown is an InternalError, so
+// an unexpected failure never leaks internals or masquerades as success.
+func toAPIError(err error) *APIError {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var coded interface {
+		S3Code() string
+		S3Message() string
+		S3Status() int
+	}
+	if errors.As(err, &coded) {
+		return &APIError{Code: coded.S3Code(), Message: coded.S3Message(), Status: coded.S3Status()}
+	}
+	switch {
+	case errors.Is(err, objstore.ErrNoSuchBucket):
+		return ErrNoSuchBucket
+	case errors.Is(err, objstore.ErrNoSuchKey):
+		return ErrNoSuchKey
+	case errors.Is(err, objstore.ErrBucketExists):
+		return ErrBucketAlreadyOwnedByYou
+	case errors.Is(err, objstore.ErrBucketNotEmpty):
+		return ErrBucketNotEmpty
+	case errors.Is(err, objstore.ErrPreconditionFailed):
+		return ErrPreconditionFailed
+	case errors.Is(err, objstore.ErrSlowDown):
+		return ErrSlowDown
+	case errors.Is(err, objstore.ErrUnavailable):
+		return ErrServiceUnavailable
+	}
+	return ErrInternal
+}
+
+type errorBody struct {
+	XMLName    xml.Name `xml:"Error"`
+	Code       string   `xml:"Code"`
+	Message    string   `xml:"Message"`
+	BucketName string   `xml:"BucketName,omitempty"`
+	Key        string   `xml:"Key,omitempty"`
+	Resource   string   `xml:"Resource"`
+	RequestID  string   `xml:"RequestId"`
+	HostID     string   `xml:"HostId"`
+}

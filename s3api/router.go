@@ -1,0 +1,100 @@
+package s3api
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+)
+
+// unsupportedSubresources are S3 query flags naming features Strongbox does
+// not implement. A request carrying one gets 501 NotImplemented instead of
+// being mistaken for the plain operation on the same path (PUT /b?policy
+// must never create bucket b).
+var unsupportedSubresources = []string{
+	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+	"metadataTable", "metrics", "notification", "object-lock", "ownershipControls",
+	"partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
+	"requestPayment", "restore", "retention", "select", "session", "tagging", "torrent",
+	"uploadId", "uploads", "versions", "website",
+}
+
+// routes builds the declarative routing table. Order matters: specific
+// subresource routes come before the catch-all NotImplemented matcher, and
+// that comes before the plain operation.
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter().SkipClean(true).UseEncodedPath()
+	r.NotFoundHandler = http.HandlerFunc(s.notImplemented)
+	r.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
+
+	r.PathPrefix("/_strongbox/").HandlerFunc(s.admin)
+
+	r.Path("/").Methods(http.MethodGet).HandlerFunc(s.listBuckets)
+	r.Path("/").HandlerFunc(s.methodNotAllowed)
+
+	for _, p := range []string{"/{bucket}", "/{bucket}/"} {
+		b := r.Path(p).Subrouter()
+		b.Methods(http.MethodGet).Queries("location", "").HandlerFunc(s.getBucketLocation)
+		b.Methods(http.MethodGet).Queries("versioning", "").HandlerFunc(s.getBucketVersioning)
+		b.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
+		b.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(s.listObjectsV2)
+		b.Methods(http.MethodGet).HandlerFunc(s.listObjectsV1)
+		b.Methods(http.MethodHead).HandlerFunc(s.headBucket)
+		b.Methods(http.MethodPut).HandlerFunc(s.createBucket)
+		b.Methods(http.MethodDelete).HandlerFunc(s.deleteBucket)
+		b.NewRoute().HandlerFunc(s.methodNotAllowed)
+	}
+
+	o := r.Path("/{bucket}/{key:.+}").Subrouter()
+	o.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodPut).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodGet).HandlerFunc(s.getObject)
+	o.Methods(http.MethodHead).HandlerFunc(s.headObject)
+	o.Methods(http.MethodPut).HandlerFunc(s.putObject)
+	o.Methods(http.MethodDelete).HandlerFunc(s.deleteObject)
+	o.NewRoute().HandlerFunc(s.methodNotAllowed)
+	return r
+}
+
+func hasUnsupported(r *http.Request, _ *mux.RouteMatch) bool {
+	q := r.URL.Query()
+	for _, name := range unsupportedSubresources {
+		if _, ok := q[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// pathVars returns the decoded bucket and key of a routed request. The
+// router matches the escaped path so that keys containing "%2F", "//" or
+// ".." reach us untouched; decoding happens exactly once, here.
+func pathVars(r *http.Request) (bucket, key string) {
+	v := mux.Vars(r)
+	bucket, _ = url.PathUnescape(v["bucket"])
+	key, _ = url.PathUnescape(v["key"])
+	return bucket, key
+}
+
+func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, ErrNotImplemented)
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, ErrMethodNotAllowed)
+}
+
+// admin serves /_strongbox/ for the admin credentials only. Bucket names
+// cannot start with "_", so this prefix never shadows a bucket.
+func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Admin == nil {
+		s.writeError(w, r, ErrNotImplemented)
+		return
+	}
+	if authOf(r).AccessKey != s.opts.AdminAccessKey {
+		s.writeError(w, r, ErrAccessDenied)
+		return
+	}
+	s.opts.Admin.ServeHTTP(w, r)
+}

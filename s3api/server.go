@@ -1,0 +1,231 @@
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/sigv4"
+)
+
+// Backend is what the S3 front end needs from the store. node.Node
+// implements it over Raft; tests may implement it in memory. Every method
+// must be safe for concurrent use. Errors are objstore sentinels (mapped to
+// S3 codes by the error table); any other error becomes InternalError.
+//
+// Reads must be linearizable: a read that starts after a write was
+// acknowledged (on any node) observes it. Writes return only once committed
+// and applied, or ErrUnavailable when the outcome is unknown.
+type Backend interface {
+	CreateBucket(ctx context.Context, name string) error
+	DeleteBucket(ctx context.Context, name string) error
+	HeadBucket(ctx context.Context, name string) (objstore.BucketInfo, error)
+	ListBuckets(ctx context.Context) ([]objstore.BucketInfo, error)
+	PutObject(ctx context.Context, req *objstore.PutRequest) (objstore.ObjectInfo, error)
+	// GetObject returns the record and the whole body; the body must not be
+	// modified by the caller.
+	GetObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, []byte, error)
+	HeadObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error)
+	DeleteObject(ctx context.Context, bucket, key string) error
+	ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error)
+}
+
+// Options configures a Server. Zero values pick the documented defaults.
+type Options struct {
+	// Credentials returns the secret key of an access key, false if it is
+	// unknown. Required; must be safe for concurrent use.
+	Credentials func(accessKey string) (secretKey string, ok bool)
+	// AdminAccessKey is the only access key allowed on /_strongbox/ routes.
+	AdminAccessKey string
+	// Admin serves /_strongbox/... after authentication; nil disables it.
+	Admin http.Handler
+	// Health answers GET /_strongbox/health without authentication, for
+	// load balancers and scripts waiting for a node to come up.
+	Health http.Handler
+	// Region is reported by GetBucketLocation and accepted in
+	// CreateBucketConfiguration. Default "us-east-1".
+	Region string
+	// MaxObjectSize bounds a single PutObject body. Default 64 MiB (bodies
+	// travel inline through the Raft log until large-object support lands).
+	MaxObjectSize int64
+	// MaxInFlight bounds concurrent S3 requests on this node; beyond it the
+	// node answers 503 SlowDown at once instead of queueing. Default 256.
+	MaxInFlight int
+	// RequestTimeout bounds how long one request may wait on the cluster
+	// (leader election, quorum) before the client gets 503. Default 10s.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	// Now is the clock; tests inject one. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is an http.Handler serving the S3 API. Create it with New.
+type Server struct {
+	backend Backend
+	opts    Options
+	router  *mux.Router
+	auth    *sigv4.Verifier
+	slots   chan struct{}
+	hostID  string
+}
+
+// New returns a Server for backend. It never fails: bad options are
+// replaced by defaults.
+func New(backend Backend, opts Options) *Server {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.MaxObjectSize <= 0 {
+		opts.MaxObjectSize = 64 << 20
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = 256
+	}
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		backend: backend,
+		opts:    opts,
+		auth:    &sigv4.Verifier{Lookup: opts.Credentials, Now: opts.Now},
+		slots:   make(chan struct{}, opts.MaxInFlight),
+		hostID:  randomHex(24),
+	}
+	s.router = s.routes()
+	return s
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// ServeHTTP is the single entry point: request ID, load shedding, panic
+// containment and authentication happen here, before routing, so no handler
+// can forget them.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := randomHex(8)
+	h := w.Header()
+	h.Set("x-amz-request-id", reqID)
+	h.Set("x-amz-id-2", s.hostID)
+	h.Set("Server", "Strongbox")
+	ctx := context.WithValue(r.Context(), requestIDKey, reqID)
+	r = r.WithContext(ctx)
+
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		s.writeError(w, r, ErrSlowDown)
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.opts.Logger.Error("panic serving request", "panic", p, "method", r.Method, "path", r.URL.Path, "stack", string(debug.Stack()))
+			s.writeError(w, r, ErrInternal)
+		}
+	}()
+
+	if r.URL.Path == "/_strongbox/health" && s.opts.Health != nil {
+		s.opts.Health.ServeHTTP(w, r)
+		return
+	}
+	auth, err := s.auth.Verify(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// From here on the body reader verifies the payload hash, chunk
+	// signatures and trailing checksums as it is read.
+	r.Body = auth.Body(r.Body)
+	r = r.WithContext(context.WithValue(r.Context(), authKey, auth))
+	s.router.ServeHTTP(w, r)
+}
+
+const authKey ctxKey = 1
+
+// authOf returns the verified identity of a routed request. ServeHTTP
+// routes only authenticated requests, so it is never nil in a handler.
+func authOf(r *http.Request) *sigv4.Auth {
+	a, _ := r.Context().Value(authKey).(*sigv4.Auth)
+	return a
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey).(string)
+	return id
+}
+
+// opContext bounds the time a request may wait on the cluster, so a client
+// gets a 503 rather than a hung connection while the cluster has no quorum.
+func (s *Server) opContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+}
+
+// writeError renders err as an S3 XML error. HEAD responses carry no body.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	if e == ErrInternal {
+		s.opts.Logger.Error("internal error", "err", err, "method", r.Method, "path", r.URL.Path)
+	}
+	h := w.Header()
+	if e.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	if e.Status == http.StatusNotModified || r.Method == http.MethodHead {
+		w.WriteHeader(e.Status)
+		return
+	}
+	bucket, key := pathVars(r)
+	body := errorBody{
+		Code:       e.Code,
+		Message:    e.Message,
+		BucketName: bucket,
+		Key:        key,
+		Resource:   r.URL.Path,
+		RequestID:  requestID(r),
+		HostID:     s.hostID,
+	}
+	h.Set("Content-Type", "application/xml")
+	w.WriteHeader(e.Status)
+	_, _ = io.WriteString(w, xml.Header)
+	_ = xml.NewEncoder(w).Encode(body)
+}
+
+// writeXML renders a successful XML response.
+func (s *Server) writeXML(w http.ResponseWriter, status int, v any) {
+	out, err := xml.Marshal(v)
+	if err != nil {
+		// Our own response types always marshal; reaching here is a bug.
+		panic(fmt.Sprintf("s3api: marshal %T: %v", v, err))
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Content-Length", fmt.Sprint(len(xml.Header)+len(out)))
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, xml.Header)
+	_, _ = w.Write(out)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
