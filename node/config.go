@@ -33,10 +33,13 @@ type Config struct {
 	// Secret authenticates inter-node traffic; every member must share it.
 	Secret string
 
-	// Raft timing. Defaults suit loopback and LAN deployments:
-	// HeartbeatTimeout 500ms, ElectionTimeout 500ms, LeaderLeaseTimeout
-	// 250ms, CommitTimeout 10ms (how soon an idle follower learns the commit
-	// index, which bounds follower read latency after a write).
+	// Raft timing. Defaults suit loopback and LAN deployments and bring a
+	// new leader up within about a second of the old one dying:
+	// HeartbeatTimeout 500ms, ElectionTimeout 500ms; LeaderLeaseTimeout
+	// 500ms (how long a leader tolerates silence from a quorum before it
+	// steps down: generous, so a CPU-starved leader does not flap);
+	// CommitTimeout 10ms (how soon an idle follower learns the commit index,
+	// which bounds follower read latency after a write).
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration
@@ -81,7 +84,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	def(&out.HeartbeatTimeout, 500*time.Millisecond)
 	def(&out.ElectionTimeout, 500*time.Millisecond)
-	def(&out.LeaderLeaseTimeout, 250*time.Millisecond)
+	def(&out.LeaderLeaseTimeout, 500*time.Millisecond)
 	def(&out.CommitTimeout, 10*time.Millisecond)
 	def(&out.ApplyTimeout, 10*time.Second)
 	def(&out.SnapshotInterval, 30*time.Second)

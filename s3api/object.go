@@ -13,7 +13,6 @@ import (
 
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/checksum"
-	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
 // storedHeaders are the standard headers S3 keeps with an object and
@@ -61,9 +60,12 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) {
 // request to propose. Every check that can fail happens before the body is
 // accepted, so a rejected PUT changes nothing.
 func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequest, error) {
-	size, err := declaredSize(r, authOf(r))
-	if err != nil {
-		return nil, err
+	// -1 when unknown: an aws-chunked upload of a stream without
+	// x-amz-decoded-content-length (aws-sdk-go-v2 over HTTPS sends those).
+	auth := authOf(r)
+	size := auth.DecodedContentLength
+	if size < 0 && !auth.Streaming() {
+		return nil, ErrMissingContentLength
 	}
 	if size > s.opts.MaxObjectSize {
 		return nil, ErrEntityTooLarge
@@ -72,6 +74,7 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if info.ContentType == "" {
 		info.ContentType = "binary/octet-stream"
 	}
+	var err error
 	if info.UserMeta, err = userMetadata(r.Header); err != nil {
 		return nil, err
 	}
@@ -100,24 +103,9 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 		return nil, err
 	}
 
-	body := make([]byte, size)
-	if _, err := io.ReadFull(r.Body, body); err != nil {
-		return nil, bodyReadError(err)
-	}
-	// Drain to EOF: the signature layer verifies the payload hash and any
-	// trailing checksum only when it sees the end of the stream.
-	var extra [1]byte
-	for {
-		n, err := r.Body.Read(extra[:])
-		if n > 0 {
-			return nil, ErrIncompleteBody.with("The request body is longer than its declared length.")
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, bodyReadError(err)
-		}
+	body, err := readBody(r.Body, size, s.opts.MaxObjectSize)
+	if err != nil {
+		return nil, err
 	}
 
 	sum := md5.Sum(body)
@@ -132,27 +120,52 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 		}
 		sums[alg.String()] = got
 	}
-	for alg, v := range authOf(r).TrailerChecksums() {
+	for alg, v := range auth.TrailerChecksums() {
 		sums[alg] = v
 	}
 	if len(sums) > 0 {
 		info.Checksums = sums
 	}
-	info.Size = size
+	info.Size = int64(len(body))
 	info.ETag = hex.EncodeToString(sum[:])
 	req.Body = body
 	req.Info = info
 	return req, nil
 }
 
-// declaredSize is the decoded body length the client promised: for
-// aws-chunked uploads x-amz-decoded-content-length, else Content-Length.
-// S3 requires one of them; without it a size-bounded read is impossible.
-func declaredSize(r *http.Request, auth *sigv4.Auth) (int64, error) {
-	if auth.DecodedContentLength < 0 {
-		return 0, ErrMissingContentLength
+// readBody reads a whole PUT body. With a known size it allocates exactly
+// that; with an unknown size it grows up to limit and fails with
+// EntityTooLarge beyond it, so no client-supplied number decides an
+// allocation. It always reads to EOF, because the signature layer verifies
+// payload hashes and trailing checksums only when it sees the end.
+func readBody(body io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 {
+		buf, err := io.ReadAll(io.LimitReader(body, limit+1))
+		if err != nil {
+			return nil, bodyReadError(err)
+		}
+		if int64(len(buf)) > limit {
+			return nil, ErrEntityTooLarge
+		}
+		return buf, nil
 	}
-	return auth.DecodedContentLength, nil
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, bodyReadError(err)
+	}
+	var extra [1]byte
+	for {
+		n, err := body.Read(extra[:])
+		if n > 0 {
+			return nil, ErrIncompleteBody.with("The request body is longer than its declared length.")
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, bodyReadError(err)
+		}
+	}
 }
 
 func stripAWSChunked(v string) string {

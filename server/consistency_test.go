@@ -211,7 +211,7 @@ func TestJoinFourthNodeCatchesUpFromSnapshot(t *testing.T) {
 	waitFor(t, "node 4 to catch up", 20*time.Second, func() bool {
 		return n4.Node.AppliedIndex() >= c.nodes[l].Node.AppliedIndex()-1
 	})
-	if snap := memberStatus(t, n4.Node.Status(context.Background()), "n4").LastSnapshotIndex; snap == 0 {
+	if snap := memberStatus(t, c.nodes[l].Node.Status(context.Background()), "n4").LastSnapshotIndex; snap == 0 {
 		t.Fatal("node 4 did not catch up through a snapshot")
 	}
 	cl4 := c.client(3)

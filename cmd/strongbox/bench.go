@@ -179,7 +179,14 @@ func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResul
 				return nil, err
 			}
 			if err := w.do(client, req); err != nil {
-				return nil, fmt.Errorf("bench: preload: %w", err)
+				// One retry after a pause rides out a leader election.
+				time.Sleep(time.Second)
+				if req, err = w.request(ctx, endpoint, http.MethodPut, key(i), payload); err == nil {
+					err = w.do(client, req)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("bench: preload: %w", err)
+				}
 			}
 		}
 	}

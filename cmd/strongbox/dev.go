@@ -168,9 +168,9 @@ Try it (any node accepts any request):
   aws --endpoint-url http://%s s3 cp README.md s3://demo/
   aws --endpoint-url http://%s s3 ls s3://demo/
 
-Cluster status: strongbox cluster status --endpoint http://%s
+Cluster status: %s cluster status --endpoint http://%s
 Press Ctrl-C to stop all nodes.
-`, dataDir, ak, sk, ak, sk, children[0].s3, children[min(1, nodes-1)].s3, children[nodes-1].s3, children[0].s3)
+`, dataDir, ak, sk, ak, sk, children[0].s3, children[min(1, nodes-1)].s3, children[nodes-1].s3, os.Args[0], children[0].s3)
 
 	select {
 	case <-ctx.Done():

@@ -45,7 +45,7 @@ func runServer(args []string) error {
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
 	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
-	e.Duration(&nc.LeaderLeaseTimeout, "leader-lease-timeout", "STRONGBOX_LEADER_LEASE_TIMEOUT", 250e6, "raft leader lease timeout")
+	e.Duration(&nc.LeaderLeaseTimeout, "leader-lease-timeout", "STRONGBOX_LEADER_LEASE_TIMEOUT", 500e6, "raft leader lease timeout")
 	e.Duration(&nc.CommitTimeout, "commit-timeout", "STRONGBOX_COMMIT_TIMEOUT", 10e6, "raft commit timeout (idle follower commit-index refresh)")
 	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 64<<20, "largest PutObject body in bytes")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")

@@ -106,7 +106,11 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	}
 	var n int
 	var err error
-	for n == 0 && err == nil {
+	for tries := 0; n == 0 && err == nil; tries++ {
+		if tries == 100 {
+			err = io.ErrNoProgress
+			break
+		}
 		n, err = c.src.Read(p)
 	}
 	if n > 0 {

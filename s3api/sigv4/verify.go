@@ -66,8 +66,8 @@ type Auth struct {
 	key      [sha256.Size]byte
 	amzDate  string
 	scope    string
-	seed     string              // the request signature: first link of the chunk chain
-	trailer  checksum.Algorithm  // announced by x-amz-trailer; 0 for none
+	seed     string             // the request signature: first link of the chunk chain
+	trailer  checksum.Algorithm // announced by x-amz-trailer; 0 for none
 	trailers atomic.Pointer[map[string]string]
 }
 
