@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -55,6 +57,10 @@ type Options struct {
 	// Region is reported by GetBucketLocation and accepted in
 	// CreateBucketConfiguration. Default "us-east-1".
 	Region string
+	// Domains enables virtual-hosted-style addressing: a request for host
+	// "<bucket>.<domain>[:port]" addresses that bucket. Default
+	// ["localhost"]; path-style requests work regardless.
+	Domains []string
 	// MaxObjectSize bounds a single PutObject body. Default 64 MiB (bodies
 	// travel inline through the Raft log until large-object support lands).
 	MaxObjectSize int64
@@ -84,6 +90,9 @@ type Server struct {
 func New(backend Backend, opts Options) *Server {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
+	}
+	if opts.Domains == nil {
+		opts.Domains = []string{"localhost"}
 	}
 	if opts.MaxObjectSize <= 0 {
 		opts.MaxObjectSize = 64 << 20
@@ -157,7 +166,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// signatures and trailing checksums as it is read.
 	r.Body = auth.Body(r.Body)
 	r = r.WithContext(context.WithValue(r.Context(), authKey, auth))
+	// Virtual-hosted style becomes path style only now: the signature
+	// covers the path the client sent.
+	s.hostToPath(r)
 	s.router.ServeHTTP(w, r)
+}
+
+// hostToPath rewrites a virtual-hosted-style request
+// (bucket.localhost:9000/key) into its path-style form (/bucket/key).
+func (s *Server) hostToPath(r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	for _, d := range s.opts.Domains {
+		bucket, ok := strings.CutSuffix(host, "."+d)
+		if !ok || bucket == "" {
+			continue
+		}
+		r.URL.Path = "/" + bucket + r.URL.Path
+		if r.URL.RawPath != "" {
+			r.URL.RawPath = "/" + bucket + r.URL.RawPath
+		}
+		return
+	}
 }
 
 const authKey ctxKey = 1

@@ -23,7 +23,10 @@ type Config struct {
 	SecretKey string
 	Region    string
 	// TLS, when set, makes the S3 endpoint serve HTTPS.
-	TLS           *tls.Config
+	TLS *tls.Config
+	// Domains for virtual-hosted-style addressing (bucket.domain); default
+	// ["localhost"].
+	Domains       []string
 	MaxObjectSize int64
 	MaxInFlight   int
 	Logger        *slog.Logger
@@ -71,6 +74,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		Admin:          n.AdminHandler(),
 		Health:         n.HealthHandler(),
 		Region:         cfg.Region,
+		Domains:        cfg.Domains,
 		MaxObjectSize:  cfg.MaxObjectSize,
 		MaxInFlight:    cfg.MaxInFlight,
 		Logger:         cfg.Logger,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/strongboxdb/strongbox/server"
 )
 
 // runDev starts a local cluster of child "strongbox server" processes on
@@ -24,6 +27,7 @@ func runDev(args []string) error {
 	var (
 		nodes, s3Base, raftBase int
 		dataDir, ak, sk         string
+		useTLS                  bool
 	)
 	e.Int(&nodes, "nodes", "STRONGBOX_DEV_NODES", 3, "number of nodes")
 	e.Int(&s3Base, "s3-port", "STRONGBOX_DEV_S3_PORT", 9000, "S3 port of the first node; node i listens on s3-port+i")
@@ -31,6 +35,7 @@ func runDev(args []string) error {
 	e.String(&dataDir, "data-dir", "STRONGBOX_DEV_DATA_DIR", filepath.Join(os.TempDir(), "strongbox-dev"), "parent data directory (one subdirectory per node)")
 	e.String(&ak, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 access key")
 	e.String(&sk, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 secret key")
+	e.Bool(&useTLS, "tls", "STRONGBOX_DEV_TLS", false, "serve S3 over HTTPS with one self-signed certificate (kept in <data-dir>/tls) for all nodes")
 	_ = fs.Parse(args)
 	if nodes < 1 {
 		return errors.New("dev: --nodes must be at least 1")
@@ -45,6 +50,17 @@ func runDev(args []string) error {
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
+	}
+
+	scheme, tlsArgs, caNote := "http", []string(nil), ""
+	if useTLS {
+		_, certFile, err := server.SelfSignedTLS(filepath.Join(dataDir, "tls"))
+		if err != nil {
+			return err
+		}
+		scheme = "https"
+		tlsArgs = []string{"--tls-cert", certFile, "--tls-key", filepath.Join(dataDir, "tls", "key.pem")}
+		caNote = "  export AWS_CA_BUNDLE=" + certFile + "   # trust the self-signed certificate\n"
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -75,6 +91,7 @@ func runDev(args []string) error {
 		if c != children[0] {
 			args = append(args, "--join", children[0].raft)
 		}
+		args = append(args, tlsArgs...)
 		c.cmd = exec.Command(self, args...)
 		c.cmd.Stdout, c.cmd.Stderr = logf, logf
 		// Own process group: Ctrl-C reaches only us, and we stop the
@@ -108,6 +125,9 @@ func runDev(args []string) error {
 	}
 	defer stopAll()
 
+	// The health probe only waits for readiness; it need not trust the
+	// development certificate.
+	healthClient := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	waitHealthy := func(c *devChild) error {
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
@@ -119,7 +139,7 @@ func runDev(args []string) error {
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
-			resp, err := http.Get("http://" + c.s3 + "/_strongbox/health")
+			resp, err := healthClient.Get(scheme + "://" + c.s3 + "/_strongbox/health")
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -154,7 +174,7 @@ func runDev(args []string) error {
 
 	fmt.Printf("\nStrongbox: %d-node cluster running on 127.0.0.1\n\n", nodes)
 	for _, c := range children {
-		fmt.Printf("  %-6s S3 http://%s   raft %s   log %s\n", c.id, c.s3, c.raft, c.log)
+		fmt.Printf("  %-6s S3 %s://%s   raft %s   log %s\n", c.id, scheme, c.s3, c.raft, c.log)
 	}
 	fmt.Printf(`
   data directory: %s
@@ -164,13 +184,13 @@ func runDev(args []string) error {
 
 Try it (any node accepts any request):
   export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=us-east-1
-  aws --endpoint-url http://%s s3 mb s3://demo
-  aws --endpoint-url http://%s s3 cp README.md s3://demo/
-  aws --endpoint-url http://%s s3 ls s3://demo/
+%s  aws --endpoint-url %s://%s s3 mb s3://demo
+  aws --endpoint-url %s://%s s3 cp README.md s3://demo/
+  aws --endpoint-url %s://%s s3 ls s3://demo/
 
-Cluster status: %s cluster status --endpoint http://%s
+Cluster status: %s cluster status --endpoint %s://%s
 Press Ctrl-C to stop all nodes.
-`, dataDir, ak, sk, ak, sk, children[0].s3, children[min(1, nodes-1)].s3, children[nodes-1].s3, os.Args[0], children[0].s3)
+`, dataDir, ak, sk, ak, sk, caNote, scheme, children[0].s3, scheme, children[min(1, nodes-1)].s3, scheme, children[nodes-1].s3, os.Args[0], scheme, children[0].s3)
 
 	select {
 	case <-ctx.Done():

@@ -32,6 +32,10 @@ func runServer(args []string) error {
 		logLevel  string
 		quiet     bool
 		maxObject int64
+		tlsCert   string
+		tlsKey    string
+		selfSign  bool
+		domains   string
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -47,6 +51,10 @@ func runServer(args []string) error {
 	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
 	e.Duration(&nc.LeaderLeaseTimeout, "leader-lease-timeout", "STRONGBOX_LEADER_LEASE_TIMEOUT", 500e6, "raft leader lease timeout")
 	e.Duration(&nc.CommitTimeout, "commit-timeout", "STRONGBOX_COMMIT_TIMEOUT", 10e6, "raft commit timeout (idle follower commit-index refresh)")
+	e.String(&tlsCert, "tls-cert", "STRONGBOX_TLS_CERT", "", "PEM certificate: serve S3 over HTTPS")
+	e.String(&tlsKey, "tls-key", "STRONGBOX_TLS_KEY", "", "PEM private key for --tls-cert")
+	e.Bool(&selfSign, "tls-self-signed", "STRONGBOX_TLS_SELF_SIGNED", false, "serve HTTPS with a self-signed certificate kept in <data-dir>/tls (development only)")
+	e.String(&domains, "domain", "STRONGBOX_DOMAIN", "localhost", "comma-separated domains for virtual-hosted-style buckets (bucket.localhost:9000)")
 	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 64<<20, "largest PutObject body in bytes")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
@@ -70,6 +78,23 @@ func runServer(args []string) error {
 		nc.RaftLogLevel = "debug"
 	}
 	cfg.Node = nc
+	cfg.Domains = strings.Split(domains, ",")
+	var certNote string
+	switch {
+	case tlsCert != "" || tlsKey != "":
+		t, err := server.LoadTLS(tlsCert, tlsKey)
+		if err != nil {
+			return err
+		}
+		cfg.TLS = t
+	case selfSign:
+		t, certFile, err := server.SelfSignedTLS(filepath.Join(nc.DataDir, "tls"))
+		if err != nil {
+			return err
+		}
+		cfg.TLS = t
+		certNote = "  TLS cert:     " + certFile + " (self-signed; export AWS_CA_BUNDLE=" + certFile + ")\n"
+	}
 	cfg.MaxObjectSize = maxObject
 	cfg.Logger = logger
 
@@ -82,6 +107,7 @@ func runServer(args []string) error {
 	if !quiet {
 		fmt.Printf("strongbox node %s ready\n  S3 endpoint:  %s\n  raft address: %s\n  data dir:     %s\n  access key:   %s\n  secret key:   %s\n",
 			nc.ID, inst.S3URL(), inst.Node.ClusterAddr(), nc.DataDir, cfg.AccessKey, cfg.SecretKey)
+		fmt.Print(certNote)
 	}
 	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
 	select {
