@@ -165,9 +165,10 @@ type readBatcher struct {
 }
 
 type readRound struct {
-	done  chan struct{}
-	index uint64
-	err   error
+	done    chan struct{}
+	readers int // callers sharing this round; guarded by readBatcher.mu
+	index   uint64
+	err     error
 }
 
 func newReadBatcher(fetch func(context.Context) (uint64, error), timeout time.Duration) *readBatcher {
@@ -181,6 +182,7 @@ func (b *readBatcher) readIndex(ctx context.Context) (uint64, error) {
 		b.next = &readRound{done: make(chan struct{})}
 	}
 	round := b.next
+	round.readers++
 	if !b.inflight {
 		b.startLocked()
 	}

@@ -1,0 +1,126 @@
+package s3api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/sigv4"
+)
+
+// untouchable is a Backend that fails the test if the router sends it
+// anything: requests for unsupported features must never reach the store.
+type untouchable struct{ t *testing.T }
+
+func (u untouchable) fail() error                                { u.t.Error("backend called"); return objstore.ErrUnavailable }
+func (u untouchable) CreateBucket(context.Context, string) error { return u.fail() }
+func (u untouchable) DeleteBucket(context.Context, string) error { return u.fail() }
+func (u untouchable) HeadBucket(context.Context, string) (objstore.BucketInfo, error) {
+	return objstore.BucketInfo{}, u.fail()
+}
+func (u untouchable) ListBuckets(context.Context) ([]objstore.BucketInfo, error) {
+	return nil, u.fail()
+}
+func (u untouchable) PutObject(context.Context, *objstore.PutRequest) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, u.fail()
+}
+func (u untouchable) GetObject(context.Context, string, string) (objstore.ObjectInfo, []byte, error) {
+	return objstore.ObjectInfo{}, nil, u.fail()
+}
+func (u untouchable) HeadObject(context.Context, string, string) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, u.fail()
+}
+func (u untouchable) DeleteObject(context.Context, string, string) error { return u.fail() }
+func (u untouchable) ListObjects(context.Context, string, objstore.ListOptions) (objstore.ListResult, error) {
+	return objstore.ListResult{}, u.fail()
+}
+
+func signedRequest(method, target string, body string) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	sigv4.Sign(r, "ak", "sk", "us-east-1", sigv4.UnsignedPayload, time.Now())
+	return r
+}
+
+func TestUnsupportedSubresourcesAreNotImplemented(t *testing.T) {
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	for _, c := range []struct{ method, target string }{
+		{http.MethodPut, "/bucket?policy"},    // must not create the bucket
+		{http.MethodPut, "/bucket?lifecycle"}, // nor this
+		{http.MethodGet, "/bucket?acl"},
+		{http.MethodDelete, "/bucket?website"}, // must not delete the bucket
+		{http.MethodPut, "/bucket/key?acl"},    // must not overwrite the object
+		{http.MethodGet, "/bucket/key?legal-hold"},
+		{http.MethodPost, "/bucket/key?restore"},
+	} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, signedRequest(c.method, c.target, ""))
+		if w.Code != http.StatusNotImplemented || !strings.Contains(w.Body.String(), "<Code>NotImplemented</Code>") {
+			t.Errorf("%s %s: %d %s", c.method, c.target, w.Code, w.Body)
+		}
+	}
+}
+
+func TestErrorsAreS3XML(t *testing.T) {
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, signedRequest(http.MethodPatch, "/bucket/key", ""))
+	body, _ := io.ReadAll(w.Body)
+	if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Content-Type") != "application/xml" {
+		t.Fatalf("PATCH: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	for _, want := range []string{"<Code>MethodNotAllowed</Code>", "<Resource>/bucket/key</Resource>", "<RequestId>" + w.Header().Get("x-amz-request-id") + "</RequestId>"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("error body lacks %s: %s", want, body)
+		}
+	}
+	// HEAD errors carry no body.
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest(http.MethodHead, "/bucket/key", nil))
+	if w.Code != http.StatusForbidden || w.Body.Len() != 0 {
+		t.Fatalf("anonymous HEAD: %d, %d body bytes", w.Code, w.Body.Len())
+	}
+}
+
+// Beyond MaxInFlight concurrent requests a node answers 503 SlowDown at
+// once rather than queueing without bound.
+func TestLoadSheddingAnswersSlowDown(t *testing.T) {
+	block := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	s := New(blockingBackend{untouchable{t}, block, entered}, Options{
+		Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" },
+		MaxInFlight: 1,
+	})
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, signedRequest(http.MethodGet, "/", ""))
+		done <- w.Code
+	}()
+	<-entered
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, signedRequest(http.MethodGet, "/", ""))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "<Code>SlowDown</Code>") {
+		t.Fatalf("second request: %d %s", w.Code, w.Body)
+	}
+	close(block)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("first request: %d", code)
+	}
+}
+
+type blockingBackend struct {
+	untouchable
+	block   chan struct{}
+	entered chan struct{}
+}
+
+func (b blockingBackend) ListBuckets(context.Context) ([]objstore.BucketInfo, error) {
+	b.entered <- struct{}{}
+	<-b.block
+	return nil, nil
+}
