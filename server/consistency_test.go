@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -262,5 +263,40 @@ func TestRemoveMember(t *testing.T) {
 	}
 	if err := c.nodes[other].Node.RemoveMember(ctxT(t), "no-such-node"); err == nil {
 		t.Fatal("removing an unknown member succeeded")
+	}
+}
+
+// A node whose state machine is behind its newest snapshot (it died while
+// installing one from the leader, or lost fsm.db) restores the snapshot
+// before Raft resumes after it; otherwise the entries the snapshot covers
+// would never be applied on that node.
+func TestNodeRestoresStateMachineBehindItsSnapshot(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	cl := c.client(0)
+	mustCreateBucket(t, cl, "behind")
+	for i := 0; i < 10; i++ {
+		mustPut(t, cl, "behind", fmt.Sprintf("before-%d", i), "x")
+	}
+	f := c.follower()
+	waitFor(t, "follower to apply", 10*time.Second, func() bool {
+		return c.nodes[f].Node.AppliedIndex() >= c.nodes[c.waitLeader()].Node.AppliedIndex()
+	})
+	if err := c.nodes[f].Node.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, cl, "behind", "after", "y")
+	c.stop(f)
+	if err := os.RemoveAll(filepath.Join(c.cfgs[f].Node.DataDir, "fsm")); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(f)
+	cf := c.client(f)
+	for i := 0; i < 10; i++ {
+		if got := mustGet(t, cf, "behind", fmt.Sprintf("before-%d", i)); got != "x" {
+			t.Fatalf("before-%d = %q", i, got)
+		}
+	}
+	if got := mustGet(t, cf, "behind", "after"); got != "y" {
+		t.Fatalf("after = %q", got)
 	}
 }

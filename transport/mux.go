@@ -24,11 +24,11 @@ var (
 
 	// ErrHandshake means the peer could not be authenticated, or did not
 	// authenticate us: it closed the connection without replying (a wrong
-	// cluster secret on either side, a clock outside the allowed skew, a
-	// replayed nonce, or not a Strongbox node at all), its reply was
-	// malformed, or its reply MAC was wrong (an impostor or a different
-	// secret). The wrapped error gives the detail; nothing was exchanged
-	// beyond the handshake.
+	// cluster secret on either side, a clock outside the allowed skew, or
+	// not a Strongbox node at all; the server's log says which), its reply
+	// was malformed or late, or its reply MAC was wrong (an impostor or a
+	// different secret). The wrapped error gives the detail; no payload
+	// was exchanged.
 	ErrHandshake = errors.New("transport: handshake failed")
 
 	// ErrUnavailable means the peer authenticated us but does not accept
@@ -37,7 +37,8 @@ var (
 	ErrUnavailable = errors.New("transport: peer does not accept this stream type")
 )
 
-// Config configures a Mux. Only NodeID and Secret are required.
+// Config configures a Mux. NodeID and Secret are required, and
+// AdvertiseAddr is when binding all interfaces.
 type Config struct {
 	// NodeID is this node's ID, sent in every handshake and matched against
 	// peers' fault rules. Use the node's raft.ServerID. See ValidNodeID.
@@ -48,9 +49,11 @@ type Config struct {
 	Secret []byte
 
 	// AdvertiseAddr is the host:port other nodes use to reach this one. The
-	// raft stream layer reports it as its Addr, so raft records it in the
-	// cluster configuration. Defaults to the bound address; required when
-	// listening on an unspecified address such as ":7000".
+	// raft stream layer reports it as its Addr, which raft uses as the
+	// node's own address: a leader sends it in every AppendEntries, and
+	// followers forward to it. Defaults to the bound address; required
+	// when listening on an unspecified address such as ":7000", which no
+	// peer could dial.
 	AdvertiseAddr string
 
 	// Logger receives handshake failures (rate-limited), fault rule changes
@@ -63,8 +66,8 @@ type Config struct {
 	HandshakeTimeout time.Duration
 
 	// MaxClockSkew is how far a client's handshake timestamp may be from
-	// this node's clock. Nonces are remembered for twice as long to reject
-	// replays. Default 2m.
+	// this node's clock. Hello nonces are remembered for about twice as
+	// long. Default 2m.
 	MaxClockSkew time.Duration
 
 	// MaxPendingHandshakes bounds inbound handshakes in progress; beyond it
