@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,6 +38,7 @@ func runServer(args []string) error {
 		tlsKey    string
 		selfSign  bool
 		domains   string
+		debugAddr string
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -55,6 +58,7 @@ func runServer(args []string) error {
 	e.String(&tlsKey, "tls-key", "STRONGBOX_TLS_KEY", "", "PEM private key for --tls-cert")
 	e.Bool(&selfSign, "tls-self-signed", "STRONGBOX_TLS_SELF_SIGNED", false, "serve HTTPS with a self-signed certificate kept in <data-dir>/tls (development only)")
 	e.String(&domains, "domain", "STRONGBOX_DOMAIN", "localhost", "comma-separated domains for virtual-hosted-style buckets (bucket.localhost:9000)")
+	e.String(&debugAddr, "debug-addr", "STRONGBOX_DEBUG_ADDR", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 64<<20, "largest PutObject body in bytes")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
@@ -98,6 +102,10 @@ func runServer(args []string) error {
 	cfg.MaxObjectSize = maxObject
 	cfg.Logger = logger
 
+	if debugAddr != "" {
+		// net/http/pprof registers on the default mux, which nothing else uses.
+		go func() { logger.Warn("debug listener stopped", "err", http.ListenAndServe(debugAddr, nil)) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	inst, err := server.Start(ctx, cfg)
