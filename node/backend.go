@@ -78,3 +78,32 @@ func (n *Node) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 	}
 	return n.fsm.ListObjects(bucket, opts)
 }
+
+// CopyObject copies an object in one command: the state machine reads the
+// source and writes the destination at the same log position.
+func (n *Node) CopyObject(ctx context.Context, req *objstore.CopyRequest) (objstore.ObjectInfo, error) {
+	res, err := n.propose(ctx, raftfsm.NewCopyObject(req))
+	if err != nil {
+		return objstore.ObjectInfo{}, err
+	}
+	return res.Object, nil
+}
+
+// DeleteObjects removes a batch of keys in one command; missing keys
+// succeed.
+func (n *Node) DeleteObjects(ctx context.Context, bucket string, keys []string) error {
+	_, err := n.propose(ctx, raftfsm.NewDeleteObjects(bucket, keys))
+	return err
+}
+
+// PutObjectTagging replaces an object's tag set; nil removes it.
+func (n *Node) PutObjectTagging(ctx context.Context, bucket, key string, tags map[string]string) error {
+	_, err := n.propose(ctx, raftfsm.NewPutObjectTagging(bucket, key, tags))
+	return err
+}
+
+// PutBucketCors replaces a bucket's CORS rules; nil removes them.
+func (n *Node) PutBucketCors(ctx context.Context, bucket string, rules []objstore.CORSRule) error {
+	_, err := n.propose(ctx, raftfsm.NewPutBucketCors(bucket, rules))
+	return err
+}

@@ -9,6 +9,22 @@ import (
 type BucketInfo struct {
 	Name    string
 	Created time.Time
+	// CORS is the bucket's CORS configuration, rules in the order the
+	// client gave them; nil when the bucket has none.
+	CORS []CORSRule
+}
+
+// CORSRule is one rule of a bucket's CORS configuration, as S3's
+// CORSConfiguration document holds it. Values are kept as the client sent
+// them (GetBucketCors returns them verbatim); matching is the HTTP layer's.
+type CORSRule struct {
+	ID             string
+	AllowedOrigins []string
+	AllowedMethods []string
+	AllowedHeaders []string
+	ExposeHeaders  []string
+	// MaxAgeSeconds is -1 when the rule sets none.
+	MaxAgeSeconds int64
 }
 
 // ObjectInfo is the metadata record of one object version. ETag is the
@@ -31,6 +47,10 @@ type ObjectInfo struct {
 	// server verified, keyed by lowercase algorithm name ("crc32", "crc32c",
 	// "crc64nvme", "sha1", "sha256"), values base64 as S3 returns them.
 	Checksums map[string]string
+	// Tags is the object's tag set (at most 10 pairs, validated by the HTTP
+	// layer); nil when it has none. Tags change without changing ETag or
+	// LastModified, as in S3.
+	Tags map[string]string
 }
 
 // PutRequest is a fully validated PutObject, body included. The receiving
@@ -48,6 +68,47 @@ type PutRequest struct {
 	// IfNoneMatch "*" makes the write succeed only if no object exists under
 	// the key. Other values are rejected by the HTTP layer.
 	IfNoneMatch string
+}
+
+// CopyRequest is a fully validated CopyObject. The state machine reads the
+// source, evaluates every condition and writes the destination in one step,
+// so a copy is atomic: it copies one committed version of the source, and
+// its destination conditions are a compare-and-set like PutRequest's.
+type CopyRequest struct {
+	SrcBucket, SrcKey string
+	Bucket, Key       string
+
+	// Conditions on the source (x-amz-copy-source-if-*). A failed one
+	// yields ErrPreconditionFailed. As in S3, a true SrcIfMatch overrides a
+	// false SrcIfUnmodifiedSince, and a false SrcIfNoneMatch makes the copy
+	// fail whatever SrcIfModifiedSince says. Dates compare against the
+	// source's LastModified truncated to whole seconds; zero means absent.
+	SrcIfMatch           string
+	SrcIfNoneMatch       string
+	SrcIfModifiedSince   time.Time
+	SrcIfUnmodifiedSince time.Time
+
+	// IfMatch and IfNoneMatch are conditions on the destination, with
+	// PutRequest's meaning.
+	IfMatch     string
+	IfNoneMatch string
+
+	// ReplaceMetadata (x-amz-metadata-directive: REPLACE) stores
+	// ContentType, Headers and UserMeta instead of the source's.
+	ReplaceMetadata bool
+	ContentType     string
+	Headers         map[string]string
+	UserMeta        map[string]string
+
+	// ReplaceTags (x-amz-tagging-directive: REPLACE) stores Tags instead of
+	// the source's tag set.
+	ReplaceTags bool
+	Tags        map[string]string
+
+	// ChecksumAlgorithm, when set (lowercase, e.g. "crc32"), makes the copy
+	// carry a checksum of that algorithm instead of the source's ones; the
+	// state machine computes it from the body when the source lacks it.
+	ChecksumAlgorithm string
 }
 
 // ListOptions selects one page of a bucket listing.

@@ -1,11 +1,14 @@
 package raftfsm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -47,6 +50,14 @@ func (a *applier) apply(data []byte, r *Result) error {
 		return a.putObject(c, r)
 	case TypeDeleteObject:
 		return a.deleteObject(c, r)
+	case TypeCopyObject:
+		return a.copyObject(c, r)
+	case TypeDeleteObjects:
+		return a.deleteObjects(c, r)
+	case TypePutObjectTagging:
+		return a.putObjectTagging(c, r)
+	case TypePutBucketCors:
+		return a.putBucketCors(c, r)
 	}
 	return nil // TypeNoop
 }
@@ -62,8 +73,30 @@ func validate(c *Command) error {
 		return err
 	}
 	switch c.Type {
-	case TypeDeleteObject:
+	case TypeDeleteObject, TypePutObjectTagging:
 		return validName("key", c.Key)
+	case TypeDeleteObjects:
+		for _, k := range c.Keys {
+			if err := validName("key", k); err != nil {
+				return err
+			}
+		}
+	case TypeCopyObject:
+		cp := c.Copy
+		if err := validName("source bucket name", cp.SrcBucket); err != nil {
+			return err
+		}
+		if err := validName("source key", cp.SrcKey); err != nil {
+			return err
+		}
+		if err := validName("key", cp.Key); err != nil {
+			return err
+		}
+		if cp.ChecksumAlgorithm != "" {
+			if _, err := checksum.ParseAlgorithm(cp.ChecksumAlgorithm); err != nil || cp.ChecksumAlgorithm != strings.ToLower(cp.ChecksumAlgorithm) {
+				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, cp.ChecksumAlgorithm)
+			}
+		}
 	case TypePutObject:
 		p := c.Put
 		if err := validName("key", p.Key); err != nil {
@@ -106,7 +139,7 @@ func (a *applier) createBucket(c *Command, r *Result) error {
 		r.Err = objstore.ErrBucketExists
 		return nil
 	}
-	if err := a.buckets.Put(name, appendBucketRecord(nil, c.Time)); err != nil {
+	if err := a.buckets.Put(name, appendBucketRecord(nil, &objstore.BucketInfo{Created: unixTime(c.Time)})); err != nil {
 		return err
 	}
 	b, err := a.data.CreateBucket(name)
@@ -155,7 +188,7 @@ func (a *applier) putObject(c *Command, r *Result) error {
 	}
 	key := []byte(p.Key)
 	if p.IfMatch != "" || p.IfNoneMatch != "" {
-		outcome, err := preconditions(p, key, recs.Get(key))
+		outcome, err := preconditions(p.IfMatch, p.IfNoneMatch, key, recs.Get(key))
 		if err != nil {
 			return err
 		}
@@ -183,7 +216,7 @@ func (a *applier) putObject(c *Command, r *Result) error {
 // preconditions evaluates If-Match and If-None-Match against the current
 // record cur (nil if the key is absent), in RFC 9110 order. It returns the
 // client outcome (nil if the write may proceed) and any storage error.
-func preconditions(p *objstore.PutRequest, key, cur []byte) (outcome, err error) {
+func preconditions(ifMatch, ifNoneMatch string, key, cur []byte) (outcome, err error) {
 	var etag string
 	if cur != nil {
 		info, err := decodeRecord(key, cur)
@@ -192,17 +225,17 @@ func preconditions(p *objstore.PutRequest, key, cur []byte) (outcome, err error)
 		}
 		etag = info.ETag
 	}
-	if p.IfMatch != "" {
+	if ifMatch != "" {
 		if cur == nil {
 			return objstore.ErrNoSuchKey, nil
 		}
-		if p.IfMatch != "*" && !etagEqual(p.IfMatch, etag) {
+		if ifMatch != "*" && !etagEqual(ifMatch, etag) {
 			return objstore.ErrPreconditionFailed, nil
 		}
 	}
 	// S3 accepts only "*" on writes; a specific ETag is given its HTTP
 	// meaning (fail if it matches) so the FSM has no undefined input.
-	if p.IfNoneMatch != "" && cur != nil && (p.IfNoneMatch == "*" || etagEqual(p.IfNoneMatch, etag)) {
+	if ifNoneMatch != "" && cur != nil && (ifNoneMatch == "*" || etagEqual(ifNoneMatch, etag)) {
 		return objstore.ErrPreconditionFailed, nil
 	}
 	return nil, nil
@@ -236,6 +269,187 @@ func (a *applier) deleteObject(c *Command, r *Result) error {
 		return err
 	}
 	return bodies.Delete(key)
+}
+
+// copyObject reads the source, evaluates the source and destination
+// conditions and writes the destination, all at the entry's position in
+// the log: the copy is of exactly one committed version of the source, and
+// a conditional copy is a compare-and-set on the destination.
+func (a *applier) copyObject(c *Command, r *Result) error {
+	cp := c.Copy
+	srcRecs, srcBodies, err := objects(a.data, []byte(cp.SrcBucket))
+	if err != nil {
+		return err
+	}
+	dstRecs, dstBodies, err := objects(a.data, []byte(cp.Bucket))
+	if err != nil {
+		return err
+	}
+	if srcRecs == nil || dstRecs == nil {
+		r.Err = objstore.ErrNoSuchBucket
+		return nil
+	}
+	srcKey := []byte(cp.SrcKey)
+	v := srcRecs.Get(srcKey)
+	if v == nil {
+		r.Err = objstore.ErrNoSuchKey
+		return nil
+	}
+	src, err := decodeRecord(srcKey, v)
+	if err != nil {
+		return err
+	}
+	if !sourceConditionsHold(cp, src) {
+		r.Err = objstore.ErrPreconditionFailed
+		return nil
+	}
+	dstKey := []byte(cp.Key)
+	if cp.IfMatch != "" || cp.IfNoneMatch != "" {
+		outcome, err := preconditions(cp.IfMatch, cp.IfNoneMatch, dstKey, dstRecs.Get(dstKey))
+		if err != nil {
+			return err
+		}
+		if outcome != nil {
+			r.Err = outcome
+			return nil
+		}
+	}
+	b := srcBodies.Get(srcKey)
+	if int64(len(b)) != src.Size {
+		return fmt.Errorf("%w: object %q: %d-byte body for size %d", errCorrupt, cp.SrcKey, len(b), src.Size)
+	}
+	// The source value is bbolt memory (a page, or a value put earlier in
+	// this batch); the destination write may touch the same pages, so the
+	// body is copied before it is put back.
+	body := bytes.Clone(b)
+
+	info := src
+	info.Key = cp.Key
+	info.LastModified = unixTime(c.Time)
+	if cp.ReplaceMetadata {
+		info.ContentType, info.Headers, info.UserMeta = cp.ContentType, cp.Headers, cp.UserMeta
+	}
+	if cp.ReplaceTags {
+		info.Tags = cp.Tags
+	}
+	if alg := cp.ChecksumAlgorithm; alg != "" {
+		sum, ok := src.Checksums[alg]
+		if !ok {
+			algo, _ := checksum.ParseAlgorithm(alg) // checked by validate
+			sum = algo.Of(body)
+		}
+		info.Checksums = map[string]string{alg: sum}
+	}
+	if err := dstRecs.Put(dstKey, appendRecord(nil, &info)); err != nil {
+		return err
+	}
+	if err := dstBodies.Put(dstKey, body); err != nil {
+		return err
+	}
+	r.Object = info
+	return nil
+}
+
+// sourceConditionsHold evaluates x-amz-copy-source-if-* against the source
+// record in S3's order: an ETag condition, when present, decides instead of
+// its date partner.
+func sourceConditionsHold(cp *objstore.CopyRequest, src objstore.ObjectInfo) bool {
+	lm := src.LastModified.Truncate(time.Second)
+	if cp.SrcIfMatch != "" {
+		if !etagListMatches(cp.SrcIfMatch, src.ETag) {
+			return false
+		}
+	} else if t := cp.SrcIfUnmodifiedSince; !t.IsZero() && lm.After(t) {
+		return false
+	}
+	if cp.SrcIfNoneMatch != "" {
+		if etagListMatches(cp.SrcIfNoneMatch, src.ETag) {
+			return false
+		}
+	} else if t := cp.SrcIfModifiedSince; !t.IsZero() && !lm.After(t) {
+		return false
+	}
+	return true
+}
+
+// etagListMatches reports whether a comma-separated ETag list (or "*")
+// names etag.
+func etagListMatches(list, etag string) bool {
+	for cand := range strings.SplitSeq(list, ",") {
+		cand = strings.TrimSpace(cand)
+		if cand == "*" || etagEqual(cand, etag) {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteObjects deletes every key of a batch; missing keys are not an
+// error, as in S3.
+func (a *applier) deleteObjects(c *Command, r *Result) error {
+	recs, bodies, err := objects(a.data, []byte(c.Bucket))
+	if err != nil {
+		return err
+	}
+	if recs == nil {
+		r.Err = objstore.ErrNoSuchBucket
+		return nil
+	}
+	for _, k := range c.Keys {
+		key := []byte(k)
+		if err := recs.Delete(key); err != nil {
+			return err
+		}
+		if err := bodies.Delete(key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putObjectTagging replaces an existing object's tag set. The record keeps
+// its ETag and LastModified; the body is untouched.
+func (a *applier) putObjectTagging(c *Command, r *Result) error {
+	recs, _, err := objects(a.data, []byte(c.Bucket))
+	if err != nil {
+		return err
+	}
+	if recs == nil {
+		r.Err = objstore.ErrNoSuchBucket
+		return nil
+	}
+	key := []byte(c.Key)
+	v := recs.Get(key)
+	if v == nil {
+		r.Err = objstore.ErrNoSuchKey
+		return nil
+	}
+	info, err := decodeRecord(key, v)
+	if err != nil {
+		return err
+	}
+	info.Tags = c.Tags
+	if err := recs.Put(key, appendRecord(nil, &info)); err != nil {
+		return err
+	}
+	r.Object = info
+	return nil
+}
+
+// putBucketCors replaces an existing bucket's CORS rules.
+func (a *applier) putBucketCors(c *Command, r *Result) error {
+	name := []byte(c.Bucket)
+	v := a.buckets.Get(name)
+	if v == nil {
+		r.Err = objstore.ErrNoSuchBucket
+		return nil
+	}
+	info, err := decodeBucketRecord(name, v)
+	if err != nil {
+		return err
+	}
+	info.CORS = c.CORS
+	return a.buckets.Put(name, appendBucketRecord(nil, &info))
 }
 
 // errCorrupt marks store contents that break the layout's invariants.

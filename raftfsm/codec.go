@@ -77,20 +77,110 @@ func mapSize(m map[string]string) int {
 }
 
 // appendInfo appends the ObjectInfo fields every format shares: size, etag,
-// content type and the three maps. Key and LastModified are not included:
-// each format has its own source of truth for them.
+// content type and the four maps (headers, user metadata, checksums, tags).
+// Key and LastModified are not included: each format has its own source of
+// truth for them. The tags map is the version 2 addition of every format
+// that embeds these fields; decoders of version 1 bytes skip it.
 func appendInfo(b []byte, in *objstore.ObjectInfo) []byte {
 	b = binary.AppendUvarint(b, uint64(in.Size))
 	b = appendString(b, in.ETag)
 	b = appendString(b, in.ContentType)
 	b = appendMap(b, in.Headers)
 	b = appendMap(b, in.UserMeta)
-	return appendMap(b, in.Checksums)
+	b = appendMap(b, in.Checksums)
+	return appendMap(b, in.Tags)
 }
 
 func infoSize(in *objstore.ObjectInfo) int {
 	return 3*binary.MaxVarintLen64 + len(in.ETag) + len(in.ContentType) +
-		mapSize(in.Headers) + mapSize(in.UserMeta) + mapSize(in.Checksums)
+		mapSize(in.Headers) + mapSize(in.UserMeta) + mapSize(in.Checksums) + mapSize(in.Tags)
+}
+
+// appendList appends ss as uvarint(count) followed by the strings, in
+// order.
+func appendList(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func listSize(ss []string) int {
+	n := binary.MaxVarintLen64
+	for _, s := range ss {
+		n += binary.MaxVarintLen64 + len(s)
+	}
+	return n
+}
+
+// Copy flags: which directives say REPLACE. Other bits must be zero.
+const (
+	copyReplaceMetadata = 1 << iota
+	copyReplaceTags
+	copyFlagsMask = copyReplaceMetadata | copyReplaceTags
+)
+
+// appendCopy appends a CopyRequest: source, destination, the source and
+// destination conditions, the directives, the replacement metadata and
+// tags, and the checksum algorithm.
+func appendCopy(b []byte, cp *objstore.CopyRequest) []byte {
+	b = appendString(b, cp.SrcBucket)
+	b = appendString(b, cp.SrcKey)
+	b = appendString(b, cp.Bucket)
+	b = appendString(b, cp.Key)
+	b = appendString(b, cp.SrcIfMatch)
+	b = appendString(b, cp.SrcIfNoneMatch)
+	b = appendTime(b, cp.SrcIfModifiedSince)
+	b = appendTime(b, cp.SrcIfUnmodifiedSince)
+	b = appendString(b, cp.IfMatch)
+	b = appendString(b, cp.IfNoneMatch)
+	var flags byte
+	if cp.ReplaceMetadata {
+		flags |= copyReplaceMetadata
+	}
+	if cp.ReplaceTags {
+		flags |= copyReplaceTags
+	}
+	b = append(b, flags)
+	b = appendString(b, cp.ContentType)
+	b = appendMap(b, cp.Headers)
+	b = appendMap(b, cp.UserMeta)
+	b = appendMap(b, cp.Tags)
+	return appendString(b, cp.ChecksumAlgorithm)
+}
+
+func copySize(cp *objstore.CopyRequest) int {
+	return 16*binary.MaxVarintLen64 + len(cp.SrcBucket) + len(cp.SrcKey) + len(cp.Bucket) +
+		len(cp.Key) + len(cp.SrcIfMatch) + len(cp.SrcIfNoneMatch) + len(cp.IfMatch) +
+		len(cp.IfNoneMatch) + len(cp.ContentType) + mapSize(cp.Headers) + mapSize(cp.UserMeta) +
+		mapSize(cp.Tags) + len(cp.ChecksumAlgorithm)
+}
+
+// appendCORS appends a CORS rule list: uvarint(count), then per rule its
+// ID, the four string lists and MaxAgeSeconds.
+func appendCORS(b []byte, rules []objstore.CORSRule) []byte {
+	b = binary.AppendUvarint(b, uint64(len(rules)))
+	for i := range rules {
+		r := &rules[i]
+		b = appendString(b, r.ID)
+		b = appendList(b, r.AllowedOrigins)
+		b = appendList(b, r.AllowedMethods)
+		b = appendList(b, r.AllowedHeaders)
+		b = appendList(b, r.ExposeHeaders)
+		b = binary.AppendVarint(b, r.MaxAgeSeconds)
+	}
+	return b
+}
+
+func corsSize(rules []objstore.CORSRule) int {
+	n := binary.MaxVarintLen64
+	for i := range rules {
+		r := &rules[i]
+		n += 2*binary.MaxVarintLen64 + len(r.ID) + listSize(r.AllowedOrigins) +
+			listSize(r.AllowedMethods) + listSize(r.AllowedHeaders) + listSize(r.ExposeHeaders)
+	}
+	return n
 }
 
 // decoder reads the formats above from a byte slice. The first failure is
@@ -210,13 +300,100 @@ func (d *decoder) stringMap() map[string]string {
 	return m
 }
 
-func (d *decoder) info(in *objstore.ObjectInfo) {
+// info reads what appendInfo wrote; withTags is false for version 1
+// encodings, which end before the tags map.
+func (d *decoder) info(in *objstore.ObjectInfo, withTags bool) {
 	in.Size = d.size()
 	in.ETag = d.string()
 	in.ContentType = d.string()
 	in.Headers = d.stringMap()
 	in.UserMeta = d.stringMap()
 	in.Checksums = d.stringMap()
+	if withTags {
+		in.Tags = d.stringMap()
+	}
+}
+
+// count reads a uvarint element count and checks it against the input
+// left, given that each element takes at least min bytes, so a corrupt
+// count cannot make the caller allocate more than the input's size.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(len(d.b)/min) {
+		d.fail(fmt.Errorf("%d elements in %d bytes", n, len(d.b)))
+		return 0
+	}
+	return int(n)
+}
+
+// list reads what appendList wrote; an empty list is nil.
+func (d *decoder) list() []string {
+	n := d.count(1)
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	for range n {
+		out = append(out, d.string())
+	}
+	if d.err != nil {
+		return nil
+	}
+	return out
+}
+
+// copyRequest reads what appendCopy wrote.
+func (d *decoder) copyRequest() *objstore.CopyRequest {
+	cp := &objstore.CopyRequest{}
+	cp.SrcBucket = d.string()
+	cp.SrcKey = d.string()
+	cp.Bucket = d.string()
+	cp.Key = d.string()
+	cp.SrcIfMatch = d.string()
+	cp.SrcIfNoneMatch = d.string()
+	cp.SrcIfModifiedSince = unixTime(d.varint())
+	cp.SrcIfUnmodifiedSince = unixTime(d.varint())
+	cp.IfMatch = d.string()
+	cp.IfNoneMatch = d.string()
+	flags := d.byte()
+	if flags&^copyFlagsMask != 0 {
+		d.fail(fmt.Errorf("unknown copy flags %#x", flags))
+	}
+	cp.ReplaceMetadata = flags&copyReplaceMetadata != 0
+	cp.ReplaceTags = flags&copyReplaceTags != 0
+	cp.ContentType = d.string()
+	cp.Headers = d.stringMap()
+	cp.UserMeta = d.stringMap()
+	cp.Tags = d.stringMap()
+	cp.ChecksumAlgorithm = d.string()
+	return cp
+}
+
+// cors reads what appendCORS wrote; an empty list is nil.
+func (d *decoder) cors() []objstore.CORSRule {
+	// A rule takes at least six bytes: five empty fields and a varint.
+	n := d.count(6)
+	if n == 0 {
+		return nil
+	}
+	out := make([]objstore.CORSRule, 0, n)
+	for range n {
+		out = append(out, objstore.CORSRule{
+			ID:             d.string(),
+			AllowedOrigins: d.list(),
+			AllowedMethods: d.list(),
+			AllowedHeaders: d.list(),
+			ExposeHeaders:  d.list(),
+			MaxAgeSeconds:  d.varint(),
+		})
+	}
+	if d.err != nil {
+		return nil
+	}
+	return out
 }
 
 // done reports the first error, or an error if input is left over: a
@@ -229,10 +406,12 @@ func (d *decoder) done() error {
 }
 
 // On-disk records. Each starts with its own version byte so the layout can
-// evolve without a migration: a reader dispatches on it.
+// evolve without a migration: a reader dispatches on it. Version 2 object
+// records end with the tag set; version 2 bucket records with the CORS
+// rules. Both versions are read; version 2 is written.
 
 const (
-	recordVersion = 1
+	recordVersion = 2
 
 	// bodyInline: the body is the value under the same key in the bucket's
 	// body sub-bucket. Large objects (issue 4) will add a blob-reference
@@ -254,36 +433,43 @@ func appendRecord(b []byte, in *objstore.ObjectInfo) []byte {
 func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
 	d := decoder{b: v}
 	info := objstore.ObjectInfo{Key: string(key)}
-	if ver := d.byte(); d.err == nil && ver != recordVersion {
+	ver := d.byte()
+	if d.err == nil && ver != 1 && ver != recordVersion {
 		return info, fmt.Errorf("raftfsm: object record %q: unsupported version %d", key, ver)
 	}
 	if loc := d.byte(); d.err == nil && loc != bodyInline {
 		return info, fmt.Errorf("raftfsm: object record %q: unsupported body location %d", key, loc)
 	}
 	info.LastModified = unixTime(d.varint())
-	d.info(&info)
+	d.info(&info, ver >= 2)
 	if err := d.done(); err != nil {
 		return info, fmt.Errorf("raftfsm: object record %q: %w", key, err)
 	}
 	return info, nil
 }
 
-// appendBucketRecord encodes a bucket's record: version and creation time.
-func appendBucketRecord(b []byte, created int64) []byte {
+// appendBucketRecord encodes a bucket's record: version, creation time and
+// (version 2) the CORS rules. Name is not stored: it is the bbolt key.
+func appendBucketRecord(b []byte, info *objstore.BucketInfo) []byte {
 	b = append(b, recordVersion)
-	return binary.AppendVarint(b, created)
+	b = appendTime(b, info.Created)
+	return appendCORS(b, info.CORS)
 }
 
 func decodeBucketRecord(name, v []byte) (objstore.BucketInfo, error) {
 	d := decoder{b: v}
-	if ver := d.byte(); d.err == nil && ver != recordVersion {
+	ver := d.byte()
+	if d.err == nil && ver != 1 && ver != recordVersion {
 		return objstore.BucketInfo{}, fmt.Errorf("raftfsm: bucket record %q: unsupported version %d", name, ver)
 	}
-	created := d.varint()
+	info := objstore.BucketInfo{Name: string(name), Created: unixTime(d.varint())}
+	if ver >= 2 {
+		info.CORS = d.cors()
+	}
 	if err := d.done(); err != nil {
 		return objstore.BucketInfo{}, fmt.Errorf("raftfsm: bucket record %q: %w", name, err)
 	}
-	return objstore.BucketInfo{Name: string(name), Created: unixTime(created)}, nil
+	return info, nil
 }
 
 // appliedRecord is the meta value holding the last applied index and term:

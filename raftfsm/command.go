@@ -23,6 +23,18 @@ const (
 	// one so that its term has an entry the FSM observes, which the read
 	// path can wait for.
 	TypeNoop CommandType = 5
+
+	// Types added with envelope version 2.
+
+	// TypeCopyObject reads a source object and writes a destination in
+	// one step (objstore.CopyRequest).
+	TypeCopyObject CommandType = 6
+	// TypeDeleteObjects deletes a batch of keys from one bucket.
+	TypeDeleteObjects CommandType = 7
+	// TypePutObjectTagging replaces an object's tag set (nil removes it).
+	TypePutObjectTagging CommandType = 8
+	// TypePutBucketCors replaces a bucket's CORS rules (nil removes them).
+	TypePutBucketCors CommandType = 9
 )
 
 func (t CommandType) String() string {
@@ -37,6 +49,14 @@ func (t CommandType) String() string {
 		return "DeleteObject"
 	case TypeNoop:
 		return "Noop"
+	case TypeCopyObject:
+		return "CopyObject"
+	case TypeDeleteObjects:
+		return "DeleteObjects"
+	case TypePutObjectTagging:
+		return "PutObjectTagging"
+	case TypePutBucketCors:
+		return "PutBucketCors"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -51,10 +71,18 @@ func (t CommandType) String() string {
 // Time has a fixed width and position so the leader can stamp a command
 // forwarded by a follower in place (SetTime) without decoding it or copying
 // its body.
+//
+// Version 2 added the object's tag set to the shared info fields (so to
+// PutObject's payload) and types 6 to 9. Marshal writes version 2;
+// UnmarshalCommand still reads version 1 entries (types 1 to 5, info
+// without tags), so logs written before the change replay unchanged.
 const (
-	commandVersion = 1
+	commandVersion = 2
 	headerLen      = 10
 )
+
+// knownVersion reports whether v is an envelope version this code decodes.
+func knownVersion(v byte) bool { return v == 1 || v == commandVersion }
 
 // Command is one state-machine operation: the unit a node proposes to Raft.
 // Build one with the New* constructors, fill Time on the leader, and Marshal.
@@ -69,9 +97,10 @@ type Command struct {
 	Time int64
 
 	// Bucket names the bucket for every type but Noop. Key names the object
-	// for TypeDeleteObject. For TypePutObject, Put.Bucket and Put.Key are
-	// the ones encoded; UnmarshalCommand copies them here too so callers
-	// can route on Command.Bucket whatever the type.
+	// for TypeDeleteObject and TypePutObjectTagging. For TypePutObject and
+	// TypeCopyObject the request's (destination) Bucket and Key are the
+	// ones encoded; UnmarshalCommand copies them here too so callers can
+	// route on Command.Bucket whatever the type.
 	Bucket string
 	Key    string
 
@@ -79,6 +108,22 @@ type Command struct {
 	// Put.Info.Key and Put.Info.LastModified are not encoded: the stored
 	// record takes them from Put.Key and Time.
 	Put *objstore.PutRequest
+
+	// Copy is the request of a TypeCopyObject command and nil otherwise;
+	// Bucket and Key are its destination.
+	Copy *objstore.CopyRequest
+
+	// Keys are the keys a TypeDeleteObjects command deletes, in request
+	// order (duplicates are harmless).
+	Keys []string
+
+	// Tags is the tag set of a TypePutObjectTagging command; nil removes
+	// the object's tags.
+	Tags map[string]string
+
+	// CORS is the rule list of a TypePutBucketCors command; nil removes the
+	// bucket's configuration.
+	CORS []objstore.CORSRule
 }
 
 // NewCreateBucket returns a command creating bucket. It fails with
@@ -107,6 +152,36 @@ func NewDeleteObject(bucket, key string) *Command {
 // NewNoop returns a command that only advances the applied index.
 func NewNoop() *Command { return &Command{Type: TypeNoop} }
 
+// NewCopyObject returns a command copying req.SrcKey to req.Key. The
+// command keeps req by reference.
+func NewCopyObject(req *objstore.CopyRequest) *Command {
+	return &Command{Type: TypeCopyObject, Bucket: req.Bucket, Key: req.Key, Copy: req}
+}
+
+// NewDeleteObjects returns a command deleting keys from bucket; missing
+// keys are not an error. It fails only when the bucket does not exist.
+func NewDeleteObjects(bucket string, keys []string) *Command {
+	return &Command{Type: TypeDeleteObjects, Bucket: bucket, Keys: keys}
+}
+
+// NewPutObjectTagging returns a command replacing the tag set of an
+// existing object; nil or empty tags remove it.
+func NewPutObjectTagging(bucket, key string, tags map[string]string) *Command {
+	if len(tags) == 0 {
+		tags = nil
+	}
+	return &Command{Type: TypePutObjectTagging, Bucket: bucket, Key: key, Tags: tags}
+}
+
+// NewPutBucketCors returns a command replacing the CORS rules of an
+// existing bucket; nil or empty rules remove the configuration.
+func NewPutBucketCors(bucket string, rules []objstore.CORSRule) *Command {
+	if len(rules) == 0 {
+		rules = nil
+	}
+	return &Command{Type: TypePutBucketCors, Bucket: bucket, CORS: rules}
+}
+
 // Marshal encodes c into a new slice, sized up front so a 4 KiB body is
 // copied exactly once. The encoding is canonical: equal commands give equal
 // bytes (maps are written in key order).
@@ -115,10 +190,19 @@ func NewNoop() *Command { return &Command{Type: TypeNoop} }
 // nil Put): that is a programming error, not bad input.
 func (c *Command) Marshal() []byte {
 	n := headerLen + binary.MaxVarintLen64 + len(c.Bucket) + binary.MaxVarintLen64 + len(c.Key)
-	if c.Type == TypePutObject && c.Put != nil {
+	switch {
+	case c.Type == TypePutObject && c.Put != nil:
 		p := c.Put
 		n += 5*binary.MaxVarintLen64 + len(p.Bucket) + len(p.Key) + len(p.IfMatch) +
 			len(p.IfNoneMatch) + len(p.Body) + infoSize(&p.Info)
+	case c.Type == TypeCopyObject && c.Copy != nil:
+		n += copySize(c.Copy)
+	case c.Type == TypeDeleteObjects:
+		n += listSize(c.Keys)
+	case c.Type == TypePutObjectTagging:
+		n += mapSize(c.Tags)
+	case c.Type == TypePutBucketCors:
+		n += corsSize(c.CORS)
 	}
 	b := make([]byte, headerLen, n)
 	b[0], b[1] = commandVersion, byte(c.Type)
@@ -141,6 +225,21 @@ func (c *Command) Marshal() []byte {
 		b = appendString(b, p.IfNoneMatch)
 		b = appendInfo(b, &p.Info)
 		b = appendBytes(b, p.Body) // last: the bulk of the entry
+	case TypeCopyObject:
+		if c.Copy == nil {
+			panic("raftfsm: Marshal of a CopyObject command with nil Copy")
+		}
+		b = appendCopy(b, c.Copy)
+	case TypeDeleteObjects:
+		b = appendString(b, c.Bucket)
+		b = appendList(b, c.Keys)
+	case TypePutObjectTagging:
+		b = appendString(b, c.Bucket)
+		b = appendString(b, c.Key)
+		b = appendMap(b, c.Tags)
+	case TypePutBucketCors:
+		b = appendString(b, c.Bucket)
+		b = appendCORS(b, c.CORS)
 	case TypeNoop:
 	default:
 		panic(fmt.Sprintf("raftfsm: Marshal of unknown command type %d", c.Type))
@@ -160,12 +259,16 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 	if len(data) < headerLen {
 		return nil, fmt.Errorf("%w: %d-byte envelope", ErrInvalidCommand, len(data))
 	}
-	if data[0] != commandVersion {
-		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidCommand, data[0])
+	version := data[0]
+	if !knownVersion(version) {
+		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidCommand, version)
 	}
 	c := &Command{
 		Type: CommandType(data[1]),
 		Time: int64(binary.BigEndian.Uint64(data[2:headerLen])),
+	}
+	if version == 1 && c.Type > TypeNoop {
+		return nil, fmt.Errorf("%w: type %d in a version 1 envelope", ErrInvalidCommand, data[1])
 	}
 	d := decoder{b: data[headerLen:]}
 	switch c.Type {
@@ -180,10 +283,23 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 		p.Key = d.string()
 		p.IfMatch = d.string()
 		p.IfNoneMatch = d.string()
-		d.info(&p.Info)
+		d.info(&p.Info, version >= 2)
 		p.Body = d.bytes()
 		p.Info.Key = p.Key
 		c.Bucket, c.Key, c.Put = p.Bucket, p.Key, p
+	case TypeCopyObject:
+		cp := d.copyRequest()
+		c.Bucket, c.Key, c.Copy = cp.Bucket, cp.Key, cp
+	case TypeDeleteObjects:
+		c.Bucket = d.string()
+		c.Keys = d.list()
+	case TypePutObjectTagging:
+		c.Bucket = d.string()
+		c.Key = d.string()
+		c.Tags = d.stringMap()
+	case TypePutBucketCors:
+		c.Bucket = d.string()
+		c.CORS = d.cors()
 	case TypeNoop:
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrInvalidCommand, data[1])
@@ -200,8 +316,8 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 // checked; a corrupt payload is still caught when the entry is applied.
 // On a decoded Command, set the Time field instead.
 func SetTime(data []byte, unixNano int64) error {
-	if len(data) < headerLen || data[0] != commandVersion {
-		return fmt.Errorf("%w: cannot stamp time: not a version %d envelope", ErrInvalidCommand, commandVersion)
+	if len(data) < headerLen || !knownVersion(data[0]) {
+		return fmt.Errorf("%w: cannot stamp time: not a known envelope version", ErrInvalidCommand)
 	}
 	binary.BigEndian.PutUint64(data[2:headerLen], uint64(unixNano))
 	return nil
@@ -232,7 +348,9 @@ type Result struct {
 //	uvarint  Index
 //	byte     1 if Object follows, else 0
 //	         Object: Key, LastModified, then the shared info fields
-const resultVersion = 1
+//
+// Version 2 added the tag set to the info fields; version 1 still decodes.
+const resultVersion = 2
 
 // codeOther is any error not in wireErrors. Codes are part of the wire
 // format: append, never renumber.
@@ -300,8 +418,9 @@ func MarshalResult(r *Result) []byte {
 // which matches no sentinel.
 func UnmarshalResult(data []byte) (*Result, error) {
 	d := decoder{b: data}
-	if v := d.byte(); d.err == nil && v != resultVersion {
-		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidResult, v)
+	version := d.byte()
+	if d.err == nil && version != 1 && version != resultVersion {
+		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidResult, version)
 	}
 	r := &Result{}
 	if code := d.byte(); code != 0 {
@@ -325,7 +444,7 @@ func UnmarshalResult(data []byte) (*Result, error) {
 	case 1:
 		r.Object.Key = d.string()
 		r.Object.LastModified = unixTime(d.varint())
-		d.info(&r.Object)
+		d.info(&r.Object, version >= 2)
 	default:
 		d.fail(errors.New("bad object flag"))
 	}

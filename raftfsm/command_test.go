@@ -23,16 +23,104 @@ func fullPut() *objstore.PutRequest {
 	return p
 }
 
+func fullCopy() *objstore.CopyRequest {
+	return &objstore.CopyRequest{
+		SrcBucket:            "photos",
+		SrcKey:               "2024/src ü.jpg",
+		Bucket:               "archive",
+		Key:                  "2024/dst.jpg",
+		SrcIfMatch:           `"abc", "def"`,
+		SrcIfNoneMatch:       "*",
+		SrcIfModifiedSince:   time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC),
+		SrcIfUnmodifiedSince: time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC),
+		IfMatch:              `"0123"`,
+		IfNoneMatch:          "*",
+		ReplaceMetadata:      true,
+		ContentType:          "image/jpeg",
+		Headers:              map[string]string{"Cache-Control": "no-store"},
+		UserMeta:             map[string]string{"camera": "x100", "a": "b"},
+		ReplaceTags:          true,
+		Tags:                 map[string]string{"year": "2024", "album": "summer"},
+		ChecksumAlgorithm:    "sha256",
+	}
+}
+
+func fullCORS() []objstore.CORSRule {
+	return []objstore.CORSRule{
+		{ID: "app", AllowedOrigins: []string{"http://a.example", "http://*.b.example"}, AllowedMethods: []string{"GET", "PUT"},
+			AllowedHeaders: []string{"*"}, ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: 3000},
+		{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}, MaxAgeSeconds: -1},
+	}
+}
+
 func sampleCommands() []*Command {
 	empty := NewPutObject(putReq("b", "k", ""))
 	empty.Put.Body = nil
+	tagged := NewPutObject(fullPut())
+	tagged.Put.Info.Tags = map[string]string{"team": "blue", "a b": "c=d"}
+	plainCopy := NewCopyObject(&objstore.CopyRequest{SrcBucket: "b", SrcKey: "k", Bucket: "b", Key: "k2"})
 	return []*Command{
 		NewCreateBucket("photos"),
 		NewDeleteBucket("photos"),
 		NewPutObject(fullPut()),
 		empty,
+		tagged,
 		NewDeleteObject("photos", "a/b/c"),
 		NewNoop(),
+		NewCopyObject(fullCopy()),
+		plainCopy,
+		NewDeleteObjects("photos", []string{"a", "b/c", "a", "ü"}),
+		NewDeleteObjects("photos", nil),
+		NewPutObjectTagging("photos", "a/b", map[string]string{"k": "v", "empty": ""}),
+		NewPutObjectTagging("photos", "a/b", nil),
+		NewPutBucketCors("photos", fullCORS()),
+		NewPutBucketCors("photos", nil),
+	}
+}
+
+// v1PutObject encodes req the way version 1 of the envelope did: the same
+// fields, but the shared info without the tags map.
+func v1PutObject(req *objstore.PutRequest, unixNano int64) []byte {
+	b := []byte{1, byte(TypePutObject), 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint64(b[2:headerLen], uint64(unixNano))
+	b = appendString(b, req.Bucket)
+	b = appendString(b, req.Key)
+	b = appendString(b, req.IfMatch)
+	b = appendString(b, req.IfNoneMatch)
+	in := req.Info
+	b = binary.AppendUvarint(b, uint64(in.Size))
+	b = appendString(b, in.ETag)
+	b = appendString(b, in.ContentType)
+	b = appendMap(b, in.Headers)
+	b = appendMap(b, in.UserMeta)
+	b = appendMap(b, in.Checksums)
+	return appendBytes(b, req.Body)
+}
+
+// Entries written before version 2 (PutObject without tags) still decode,
+// so an old log replays; SetTime still stamps them.
+func TestUnmarshalVersion1Command(t *testing.T) {
+	p := fullPut()
+	data := v1PutObject(p, 42)
+	if err := SetTime(data, 43); err != nil {
+		t.Fatal(err)
+	}
+	c, err := UnmarshalCommand(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NewPutObject(p)
+	want.Time = 43
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("version 1 put:\n got %+v\nwant %+v", c.Put, want.Put)
+	}
+	for _, other := range [][]byte{
+		NewCreateBucket("b").Marshal(), NewDeleteObject("b", "k").Marshal(), NewNoop().Marshal(),
+	} {
+		other[0] = 1 // these payloads did not change between versions
+		if _, err := UnmarshalCommand(other); err != nil {
+			t.Errorf("version 1 %s: %v", CommandType(other[1]), err)
+		}
 	}
 }
 
@@ -87,7 +175,7 @@ func TestSetTime(t *testing.T) {
 	if got.Time != 1234567890123 {
 		t.Fatalf("Time = %d", got.Time)
 	}
-	for _, bad := range [][]byte{nil, {commandVersion, 1}, {2, 1, 0, 0, 0, 0, 0, 0, 0, 0}} {
+	for _, bad := range [][]byte{nil, {commandVersion, 1}, {3, 1, 0, 0, 0, 0, 0, 0, 0, 0}} {
 		if err := SetTime(bad, 1); !errors.Is(err, ErrInvalidCommand) {
 			t.Errorf("SetTime(% x) = %v, want ErrInvalidCommand", bad, err)
 		}
@@ -115,7 +203,8 @@ func TestUnmarshalCommandRejectsCorruptInput(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"short header", []byte{1, 1, 0}},
-		{"unknown version", header(2, byte(TypeNoop))},
+		{"unknown version", header(3, byte(TypeNoop))},
+		{"new type in version 1", header(1, byte(TypeDeleteObjects))},
 		{"version zero", header(0, byte(TypeNoop))},
 		{"type zero", header(1, 0)},
 		{"unknown type", header(1, 99)},
@@ -194,12 +283,15 @@ func FuzzUnmarshalCommand(f *testing.F) {
 func TestResultRoundTrip(t *testing.T) {
 	obj := fullPut().Info
 	obj.LastModified = time.Unix(0, 1700000000123456789).UTC()
+	tagged := obj
+	tagged.Tags = map[string]string{"k": "v"}
 	tests := []struct {
 		name string
 		r    Result
 	}{
 		{"ok empty", Result{Index: 1}},
 		{"ok object", Result{Index: 1 << 40, Object: obj}},
+		{"ok tagged object", Result{Index: 2, Object: tagged}},
 		{"no such bucket", Result{Index: 7, Err: objstore.ErrNoSuchBucket}},
 		{"no such key", Result{Index: 7, Err: objstore.ErrNoSuchKey}},
 		{"exists", Result{Index: 7, Err: objstore.ErrBucketExists}},
@@ -268,7 +360,7 @@ func TestUnmarshalResultRejectsCorruptInput(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]byte{
-		{2, 0, 0, 0},             // version
+		{3, 0, 0, 0},             // version
 		{resultVersion, 0, 0, 9}, // object flag
 		append(bytes.Clone(good), 0),
 	} {

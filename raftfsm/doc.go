@@ -8,7 +8,13 @@
 //
 // A log entry's Data is one Command in a versioned envelope:
 //
-//	[version=1][type][time: 8 bytes big-endian unix ns][payload]
+//	[version=2][type][time: 8 bytes big-endian unix ns][payload]
+//
+// Version 2 added the object tag set to PutObject's payload and the types
+// CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 1
+// entries (written before) still decode, so an existing log replays; the
+// leader writes version 2. (A mixed-version cluster is not supported: a
+// node running version 1 code cannot apply version 2 entries.)
 //
 // The payload is a hand-written sequence of uvarint-length-prefixed fields
 // (codec.go): no reflection, no JSON, because a 4 KiB PUT body rides inside
@@ -29,6 +35,15 @@
 // (If-Match, If-None-Match, bucket emptiness) are evaluated against the
 // state at the entry's position in the log, which makes a conditional PUT
 // an atomic compare-and-set: of two racing writers exactly one wins.
+//
+// CopyObject is one command, not a read followed by a PUT: the FSM reads
+// the source, evaluates the x-amz-copy-source-if-* conditions and the
+// destination's If-Match/If-None-Match, and writes the destination in the
+// same step, so a copy always copies one committed version and a
+// conditional copy is a compare-and-set too. When the request names a
+// checksum algorithm the source lacks, the FSM computes it from the body
+// (deterministic, so every replica stores the same value). DeleteObjects
+// is one command for the whole batch.
 // MarshalResult/UnmarshalResult carry a Result from the leader back to a
 // follower that forwarded the write.
 //
@@ -37,7 +52,7 @@
 // One bbolt file, <dir>/fsm.db:
 //
 //	meta/                     format -> 1; applied -> index, term (2 x uint64 BE)
-//	buckets/                  <bucket name> -> bucket record (version, created ns)
+//	buckets/                  <bucket name> -> bucket record (version, created ns, CORS rules)
 //	data/<bucket name>/o/     <object key> -> object record
 //	data/<bucket name>/b/     <object key> -> body bytes
 //
@@ -46,8 +61,12 @@
 // sub-buckets so a listing page reads only small record pages and never
 // pulls body pages into memory. An object record is
 //
-//	[record version=1][body location][last-modified ns][size][etag]
-//	[content type][headers][user meta][checksums]
+//	[record version=2][body location][last-modified ns][size][etag]
+//	[content type][headers][user meta][checksums][tags]
+//
+// Version 1 records (no tags) and version 1 bucket records (no CORS rules)
+// are still read; every write produces version 2. Changing an object's tags
+// rewrites its record only, never its body.
 //
 // The body-location byte is 0 (inline, in the b/ sub-bucket) today. Large
 // objects will be stored as blobs outside the log (DESIGN.md); they will get

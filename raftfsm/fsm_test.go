@@ -37,7 +37,7 @@ func genLogs(seed uint64, n int) []*raft.Log {
 			l = s.cmd(NewCreateBucket(b))
 		case x < 12:
 			l = s.cmd(NewDeleteBucket(b))
-		case x < 70:
+		case x < 60:
 			p := putReq(b, k, fmt.Sprintf("body %d of %s", rng.IntN(4), k))
 			switch rng.IntN(6) {
 			case 0:
@@ -50,7 +50,30 @@ func genLogs(seed uint64, n int) []*raft.Log {
 			if rng.IntN(3) == 0 {
 				p.Info.UserMeta = map[string]string{"n": fmt.Sprint(rng.IntN(9)), "m": "x"}
 			}
+			if rng.IntN(4) == 0 {
+				p.Info.Tags = map[string]string{"t": fmt.Sprint(rng.IntN(3))}
+			}
 			l = s.cmd(NewPutObject(p))
+		case x < 65:
+			cp := &objstore.CopyRequest{SrcBucket: buckets[rng.IntN(len(buckets))], SrcKey: keys[rng.IntN(len(keys))], Bucket: b, Key: k}
+			switch rng.IntN(5) {
+			case 0:
+				cp.IfNoneMatch = "*"
+			case 1:
+				cp.SrcIfMatch = `"` + etagOf(fmt.Sprintf("body %d of %s", rng.IntN(4), cp.SrcKey)) + `"`
+			case 2:
+				cp.ReplaceMetadata, cp.ContentType = true, "text/copied"
+				cp.ReplaceTags, cp.Tags = true, map[string]string{"copied": "1"}
+			case 3:
+				cp.ChecksumAlgorithm = "crc32c"
+			}
+			l = s.cmd(NewCopyObject(cp))
+		case x < 67:
+			l = s.cmd(NewDeleteObjects(b, []string{k, keys[rng.IntN(len(keys))]}))
+		case x < 69:
+			l = s.cmd(NewPutObjectTagging(b, k, map[string]string{"tag": fmt.Sprint(rng.IntN(5))}))
+		case x < 70:
+			l = s.cmd(NewPutBucketCors(b, []objstore.CORSRule{{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET"}, MaxAgeSeconds: int64(rng.IntN(3)) - 1}}))
 		case x < 88:
 			l = s.cmd(NewDeleteObject(b, k))
 		case x < 92:

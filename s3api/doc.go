@@ -4,9 +4,16 @@
 // load beyond a fixed number of in-flight requests (503 SlowDown, at once),
 // contains panics, authenticates (SigV4 via the Authenticator), and then
 // the gorilla/mux routing table in router.go picks an operation. Each
-// operation family has its own file (bucket.go, object.go, list.go); every
+// operation family has its own file (bucket.go, object.go, list.go,
+// copy.go, delete_multi.go, tagging.go, cors.go, attributes.go); every
 // failure is rendered by writeError from the single table in errors.go, so
 // status, code and XML shape cannot drift between handlers.
+//
+// Two things happen before authentication, because browsers send them
+// unsigned: an OPTIONS request is a CORS preflight and is answered from the
+// bucket's CORS rules (cors.go), and a request carrying Origin gets the
+// CORS response headers its bucket's rules allow, so the browser can read
+// the answer, errors included.
 //
 // The package never imports Raft: what it needs from the store is the
 // Backend interface, declared here by its consumer. Subpackages sigv4 and

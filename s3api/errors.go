@@ -62,6 +62,31 @@ var (
 	ErrAuthorizationHeaderInvalid = &APIError{"AuthorizationHeaderMalformed", "The authorization header is malformed.", http.StatusBadRequest}
 )
 
+// Rows for CopyObject, DeleteObjects, tagging, CORS and GetObjectAttributes.
+// Where S3's wire message differs from its documentation, the wire wins.
+var (
+	ErrMissingContentMD5     = &APIError{"InvalidRequest", "Missing required header for this request: Content-MD5", http.StatusBadRequest}
+	ErrInvalidCopySource     = &APIError{"InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", http.StatusBadRequest}
+	ErrInvalidVersionID      = &APIError{"InvalidArgument", "Invalid version id specified", http.StatusBadRequest}
+	ErrCopyToItself          = &APIError{"InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", http.StatusBadRequest}
+	ErrNoSuchVersion         = &APIError{"NoSuchVersion", "The specified version does not exist.", http.StatusNotFound}
+	ErrInvalidTag            = &APIError{"InvalidTag", "The TagKey you have provided is invalid", http.StatusBadRequest}
+	ErrTooManyTags           = &APIError{"BadRequest", "Object tags cannot be greater than 10", http.StatusBadRequest}
+	ErrInvalidTaggingHeader  = &APIError{"InvalidArgument", "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.", http.StatusBadRequest}
+	ErrNoSuchCORSConfig      = &APIError{"NoSuchCORSConfiguration", "The CORS configuration does not exist", http.StatusNotFound}
+	ErrCORSMissingOrigin     = &APIError{"BadRequest", "Insufficient information. Origin request header needed.", http.StatusBadRequest}
+	ErrCORSInvalidMethod     = &APIError{"BadRequest", "Invalid Access-Control-Request-Method: ", http.StatusBadRequest}
+	ErrCORSNotEnabled        = &APIError{"AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.", http.StatusForbidden}
+	ErrCORSBucketNotFound    = &APIError{"AccessForbidden", "CORSResponse: Bucket not found", http.StatusForbidden}
+	ErrCORSNotAllowed        = &APIError{"AccessForbidden", "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.", http.StatusForbidden}
+	ErrMissingAttributes     = &APIError{"InvalidRequest", "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty", http.StatusBadRequest}
+	ErrInvalidAttributeName  = &APIError{"InvalidArgument", "Invalid attribute name specified.", http.StatusBadRequest}
+	ErrInvalidChecksumAlgo   = &APIError{"InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.", http.StatusBadRequest}
+	ErrUnknownDirective      = &APIError{"InvalidArgument", "Unknown metadata directive.", http.StatusBadRequest}
+	ErrUnknownTagDirective   = &APIError{"InvalidArgument", "Unknown tagging directive.", http.StatusBadRequest}
+	ErrInvalidCopySourceName = &APIError{"InvalidArgument", "Invalid copy source encoding", http.StatusBadRequest}
+)
+
 // toAPIError maps any error a handler meets to one row of the table. Errors
 // from the backend arrive as objstore sentinels; errors from the signature
 // layer carry their own S3 code. Anything unknown is an InternalError, so

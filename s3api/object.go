@@ -78,6 +78,9 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if info.UserMeta, err = userMetadata(r.Header); err != nil {
 		return nil, err
 	}
+	if info.Tags, err = taggingHeader(r.Header); err != nil {
+		return nil, err
+	}
 	for _, name := range storedHeaders {
 		v := r.Header.Get(name)
 		if name == "Content-Encoding" {
@@ -307,6 +310,7 @@ func (s *Server) writeObjectHeaders(w http.ResponseWriter, r *http.Request, info
 	for k, v := range info.UserMeta {
 		h["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
 	}
+	setTagCount(h, info)
 	if whole && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
 		for alg, v := range info.Checksums {
 			h.Set("x-amz-checksum-"+alg, v)

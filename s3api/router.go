@@ -12,13 +12,21 @@ import (
 // being mistaken for the plain operation on the same path (PUT /b?policy
 // must never create bucket b).
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+	"accelerate", "acl", "analytics", "encryption",
 	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
 	"metadataTable", "metrics", "notification", "object-lock", "ownershipControls",
 	"partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
-	"requestPayment", "restore", "retention", "select", "session", "tagging", "torrent",
+	"requestPayment", "restore", "retention", "select", "session", "torrent",
 	"uploadId", "uploads", "versions", "website",
 }
+
+// Subresources implemented at one level only: on the other they still get
+// NotImplemented, so that PUT /b/k?cors can never overwrite an object and
+// PUT /b?tagging (PutBucketTagging) never creates a bucket.
+var (
+	unsupportedOnBucket = []string{"attributes", "tagging"}
+	unsupportedOnObject = []string{"cors", "delete"}
+)
 
 // routes builds the declarative routing table. Order matters: specific
 // subresource routes come before the catch-all NotImplemented matcher, and
@@ -37,6 +45,11 @@ func (s *Server) routes() *mux.Router {
 		b := r.Path(p).Subrouter()
 		b.Methods(http.MethodGet).Queries("location", "").HandlerFunc(s.getBucketLocation)
 		b.Methods(http.MethodGet).Queries("versioning", "").HandlerFunc(s.getBucketVersioning)
+		b.Methods(http.MethodPut).Queries("cors", "").HandlerFunc(s.putBucketCors)
+		b.Methods(http.MethodGet).Queries("cors", "").HandlerFunc(s.getBucketCors)
+		b.Methods(http.MethodDelete).Queries("cors", "").HandlerFunc(s.deleteBucketCors)
+		b.Methods(http.MethodPost).Queries("delete", "").HandlerFunc(s.deleteObjects)
+		b.MatcherFunc(hasQuery(unsupportedOnBucket)).HandlerFunc(s.notImplemented)
 		b.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
 		b.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(s.listObjectsV2)
 		b.Methods(http.MethodGet).HandlerFunc(s.listObjectsV1)
@@ -48,7 +61,12 @@ func (s *Server) routes() *mux.Router {
 
 	o := r.Path("/{bucket}/{key:.+}").Subrouter()
 	o.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
-	o.Methods(http.MethodPut).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.notImplemented)
+	o.MatcherFunc(hasQuery(unsupportedOnObject)).HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodPut).Queries("tagging", "").HandlerFunc(s.putObjectTagging)
+	o.Methods(http.MethodGet).Queries("tagging", "").HandlerFunc(s.getObjectTagging)
+	o.Methods(http.MethodDelete).Queries("tagging", "").HandlerFunc(s.deleteObjectTagging)
+	o.Methods(http.MethodGet).Queries("attributes", "").HandlerFunc(s.getObjectAttributes)
+	o.Methods(http.MethodPut).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.copyObject)
 	o.Methods(http.MethodGet).HandlerFunc(s.getObject)
 	o.Methods(http.MethodHead).HandlerFunc(s.headObject)
 	o.Methods(http.MethodPut).HandlerFunc(s.putObject)
@@ -57,14 +75,21 @@ func (s *Server) routes() *mux.Router {
 	return r
 }
 
-func hasUnsupported(r *http.Request, _ *mux.RouteMatch) bool {
-	q := r.URL.Query()
-	for _, name := range unsupportedSubresources {
-		if _, ok := q[name]; ok {
-			return true
+func hasUnsupported(r *http.Request, m *mux.RouteMatch) bool {
+	return hasQuery(unsupportedSubresources)(r, m)
+}
+
+// hasQuery matches requests carrying any of the named query parameters.
+func hasQuery(names []string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		q := r.URL.Query()
+		for _, name := range names {
+			if _, ok := q[name]; ok {
+				return true
+			}
 		}
+		return false
 	}
-	return false
 }
 
 // pathVars returns the decoded bucket and key of a routed request. The

@@ -39,6 +39,16 @@ func (u untouchable) DeleteObject(context.Context, string, string) error { retur
 func (u untouchable) ListObjects(context.Context, string, objstore.ListOptions) (objstore.ListResult, error) {
 	return objstore.ListResult{}, u.fail()
 }
+func (u untouchable) CopyObject(context.Context, *objstore.CopyRequest) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, u.fail()
+}
+func (u untouchable) DeleteObjects(context.Context, string, []string) error { return u.fail() }
+func (u untouchable) PutObjectTagging(context.Context, string, string, map[string]string) error {
+	return u.fail()
+}
+func (u untouchable) PutBucketCors(context.Context, string, []objstore.CORSRule) error {
+	return u.fail()
+}
 
 func signedRequest(method, target string, body string) *http.Request {
 	r := httptest.NewRequest(method, target, strings.NewReader(body))

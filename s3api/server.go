@@ -40,6 +40,17 @@ type Backend interface {
 	HeadObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
 	ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error)
+	// CopyObject reads the source, checks every condition and writes the
+	// destination atomically; it returns the destination's record.
+	CopyObject(ctx context.Context, req *objstore.CopyRequest) (objstore.ObjectInfo, error)
+	// DeleteObjects deletes keys from bucket in one step; missing keys
+	// succeed.
+	DeleteObjects(ctx context.Context, bucket string, keys []string) error
+	// PutObjectTagging replaces an object's tag set; nil removes it.
+	PutObjectTagging(ctx context.Context, bucket, key string, tags map[string]string) error
+	// PutBucketCors replaces a bucket's CORS rules; nil removes them.
+	// HeadBucket returns them in BucketInfo.CORS.
+	PutBucketCors(ctx context.Context, bucket string, rules []objstore.CORSRule) error
 }
 
 // Options configures a Server. Zero values pick the documented defaults.
@@ -157,6 +168,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.opts.Health.ServeHTTP(w, r)
 		return
 	}
+	// CORS (cors.go): browsers send preflights unsigned, and read an actual
+	// response (error or not) only if it carries the CORS headers.
+	if r.Method == http.MethodOptions {
+		s.preflight(w, r)
+		return
+	}
+	s.setCORSHeaders(w, r)
 	auth, err := s.auth.Verify(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -175,22 +193,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hostToPath rewrites a virtual-hosted-style request
 // (bucket.localhost:9000/key) into its path-style form (/bucket/key).
 func (s *Server) hostToPath(r *http.Request) {
+	bucket := s.hostBucket(r)
+	if bucket == "" {
+		return
+	}
+	r.URL.Path = "/" + bucket + r.URL.Path
+	if r.URL.RawPath != "" {
+		r.URL.RawPath = "/" + bucket + r.URL.RawPath
+	}
+}
+
+// hostBucket returns the bucket a virtual-hosted-style Host names, or "".
+func (s *Server) hostBucket(r *http.Request) string {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.ToLower(host)
 	for _, d := range s.opts.Domains {
-		bucket, ok := strings.CutSuffix(host, "."+d)
-		if !ok || bucket == "" {
-			continue
+		if bucket, ok := strings.CutSuffix(host, "."+d); ok && bucket != "" {
+			return bucket
 		}
-		r.URL.Path = "/" + bucket + r.URL.Path
-		if r.URL.RawPath != "" {
-			r.URL.RawPath = "/" + bucket + r.URL.RawPath
-		}
-		return
 	}
+	return ""
+}
+
+// requestBucket names the bucket a request addresses, in either style,
+// before routing (CORS runs ahead of authentication and the rewrite).
+func (s *Server) requestBucket(r *http.Request) string {
+	if b := s.hostBucket(r); b != "" {
+		return b
+	}
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return bucket
 }
 
 const authKey ctxKey = 1

@@ -88,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 			Handler:           api,
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			TLSConfig:         cfg.TLS,
+			TLSConfig:         cfg.TLS.Clone(), // ServeTLS mutates its config; nodes may share one
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
 	}
