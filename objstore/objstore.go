@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -157,3 +158,18 @@ var (
 	// reached. Nothing was changed; clients should back off and retry.
 	ErrSlowDown = errors.New("slow down")
 )
+
+// ETagMatches reports whether list, the value of an If-Match or
+// If-None-Match style header (comma-separated entity tags, quoted or not,
+// possibly weak, or "*"), names etag. Both the HTTP layer (GET/HEAD
+// preconditions) and the state machine (copy-source conditions) use it, so
+// the two can never disagree.
+func ETagMatches(list, etag string) bool {
+	for cand := range strings.SplitSeq(list, ",") {
+		cand = strings.TrimPrefix(strings.TrimSpace(cand), "W/")
+		if cand == "*" || strings.Trim(cand, `"`) == etag {
+			return true
+		}
+	}
+	return false
+}

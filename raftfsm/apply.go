@@ -356,14 +356,14 @@ func (a *applier) copyObject(c *Command, r *Result) error {
 func sourceConditionsHold(cp *objstore.CopyRequest, src objstore.ObjectInfo) bool {
 	lm := src.LastModified.Truncate(time.Second)
 	if cp.SrcIfMatch != "" {
-		if !etagListMatches(cp.SrcIfMatch, src.ETag) {
+		if !objstore.ETagMatches(cp.SrcIfMatch, src.ETag) {
 			return false
 		}
 	} else if t := cp.SrcIfUnmodifiedSince; !t.IsZero() && lm.After(t) {
 		return false
 	}
 	if cp.SrcIfNoneMatch != "" {
-		if etagListMatches(cp.SrcIfNoneMatch, src.ETag) {
+		if objstore.ETagMatches(cp.SrcIfNoneMatch, src.ETag) {
 			return false
 		}
 	} else if t := cp.SrcIfModifiedSince; !t.IsZero() && !lm.After(t) {
@@ -372,17 +372,6 @@ func sourceConditionsHold(cp *objstore.CopyRequest, src objstore.ObjectInfo) boo
 	return true
 }
 
-// etagListMatches reports whether a comma-separated ETag list (or "*")
-// names etag.
-func etagListMatches(list, etag string) bool {
-	for cand := range strings.SplitSeq(list, ",") {
-		cand = strings.TrimSpace(cand)
-		if cand == "*" || etagEqual(cand, etag) {
-			return true
-		}
-	}
-	return false
-}
 
 // deleteObjects deletes every key of a batch; missing keys are not an
 // error, as in S3.

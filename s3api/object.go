@@ -328,7 +328,7 @@ func checkConditions(r *http.Request, info objstore.ObjectInfo) error {
 	lm := info.LastModified.Truncate(time.Second)
 	ifMatch, ifNoneMatch := h.Get("If-Match"), h.Get("If-None-Match")
 	if ifMatch != "" {
-		if !etagMatches(ifMatch, info.ETag) {
+		if !objstore.ETagMatches(ifMatch, info.ETag) {
 			return ErrPreconditionFailed
 		}
 	} else if v := h.Get("If-Unmodified-Since"); v != "" {
@@ -337,7 +337,7 @@ func checkConditions(r *http.Request, info objstore.ObjectInfo) error {
 		}
 	}
 	if ifNoneMatch != "" {
-		if etagMatches(ifNoneMatch, info.ETag) {
+		if objstore.ETagMatches(ifNoneMatch, info.ETag) {
 			return ErrNotModified
 		}
 	} else if v := h.Get("If-Modified-Since"); v != "" {
@@ -348,18 +348,6 @@ func checkConditions(r *http.Request, info objstore.ObjectInfo) error {
 	return nil
 }
 
-// etagMatches reports whether a comma-separated If-Match / If-None-Match
-// list names etag (or is "*").
-func etagMatches(list, etag string) bool {
-	for _, cand := range strings.Split(list, ",") {
-		cand = strings.TrimSpace(cand)
-		cand = strings.TrimPrefix(cand, "W/")
-		if cand == "*" || strings.Trim(cand, `"`) == etag {
-			return true
-		}
-	}
-	return false
-}
 
 // parseRange interprets a single-range "bytes=" header against size and
 // returns the half-open interval to serve. Like S3, a header it cannot
