@@ -34,6 +34,7 @@ type Node struct {
 	rpc       *http.Server
 	client    *http.Client
 	reads     *readBatcher
+	blob      *blobService
 	faultDir  faultAdmin // member directory of the fault admin API (faults.go)
 
 	// readyTerm is the term in which this node, as leader, has applied a
@@ -130,6 +131,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 		return nil, fmt.Errorf("node: start raft: %w", err)
 	}
 	n.reads = newReadBatcher(n.readIndexRound, cfg.ApplyTimeout)
+	n.blob = newBlobService(n)
 
 	n.rpc = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second, ConnContext: transport.ConnContext}
 	n.wg.Add(2)
@@ -243,6 +245,9 @@ func (n *Node) closeResources() error {
 	}
 	if n.rpc != nil {
 		errs = append(errs, n.rpc.Close())
+	}
+	if n.blob != nil {
+		n.blob.stop()
 	}
 	if n.mux != nil {
 		errs = append(errs, n.mux.Close())

@@ -308,7 +308,9 @@ func (s *Server) writeObjectHeaders(w http.ResponseWriter, r *http.Request, info
 		h.Set(k, v)
 	}
 	for k, v := range info.UserMeta {
-		h["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
+		// Lowercase on the wire, as S3 sends them: botocore builds its
+		// Metadata dict from the header names verbatim.
+		h["x-amz-meta-"+k] = []string{v}
 	}
 	setTagCount(h, info)
 	if whole && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {

@@ -144,6 +144,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", reqID)
 	h.Set("x-amz-id-2", s.hostID)
 	h.Set("Server", "Strongbox")
+	if r.ContentLength == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// net/http sends "100 Continue" only when a handler reads a
+		// non-empty body. S3 always sends it, and botocore misparses the
+		// next response on the connection when it never comes.
+		w.WriteHeader(http.StatusContinue)
+	}
 	ctx := context.WithValue(r.Context(), requestIDKey, reqID)
 	r = r.WithContext(ctx)
 

@@ -1,0 +1,39 @@
+package blobstore
+
+import (
+	"context"
+	"io"
+	"testing"
+)
+
+// BenchmarkPut64MiB writes, hashes (MD5) and commits (fsync, rename,
+// directory fsync) a 64 MiB blob: the local share of an upload.
+func BenchmarkPut64MiB(b *testing.B) {
+	const size = 64 << 20
+	s := openStore(b)
+	src := payload(1, BufferSize)
+	b.SetBytes(size)
+	for b.Loop() {
+		info, err := s.Put(context.Background(), &repeatReader{buf: src, left: size}, CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Remove(info.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type repeatReader struct {
+	buf  []byte
+	left int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), r.left)], r.buf)
+	r.left -= n
+	return n, nil
+}

@@ -1,0 +1,328 @@
+package blobstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors. Callers compare with errors.Is.
+var (
+	// ErrNotFound: no committed blob has this ID in this store.
+	ErrNotFound = errors.New("blobstore: blob not found")
+	// ErrInvalidID: the string is not a blob ID (32 lowercase hex digits).
+	// Nothing was read or changed.
+	ErrInvalidID = errors.New("blobstore: invalid blob id")
+	// ErrTooLarge: a write went past the Writer's limit. The Writer is
+	// failed and must be aborted; nothing was committed.
+	ErrTooLarge = errors.New("blobstore: blob exceeds size limit")
+	// ErrAborted: the Writer a Follow reader was tailing was aborted; the
+	// bytes read so far belong to no blob.
+	ErrAborted = errors.New("blobstore: blob write aborted")
+	// ErrInvalidRange: a range lies outside the blob.
+	ErrInvalidRange = errors.New("blobstore: range outside blob")
+)
+
+// IDLen is the length of a blob ID: 128 random bits in lowercase hex.
+const IDLen = 32
+
+// NewID returns a fresh random blob ID.
+func NewID() string {
+	var b [IDLen / 2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// ValidID reports whether id is a blob ID: exactly 32 lowercase hex digits.
+// Only valid IDs ever become file names, so an ID from the network cannot
+// name a path outside the store.
+func ValidID(id string) bool {
+	if len(id) != IDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+const tmpDirName = "tmp"
+
+// Store is a directory of immutable blob files on one node. Blobs are
+// written through a Writer (Create) and become visible atomically, under
+// their ID, when the Writer commits. All methods are safe for concurrent
+// use. A Store holds no open files of its own, so it needs no Close; at
+// most one Store may be open on a directory at a time (Open removes the
+// temporary files it finds, which would include another Store's).
+type Store struct {
+	dir string
+	tmp string
+
+	// mu makes "does the ID exist, then rename onto it" and "stat, then
+	// unlink" atomic with respect to each other, so the counters stay
+	// exact when the same ID is committed or removed concurrently. No
+	// fsync runs under it.
+	mu    sync.Mutex
+	count atomic.Int64
+	bytes atomic.Int64
+
+	// subdirs[i] is set once fan-out directory i is known to exist
+	// durably (created or found, and its parent fsynced since).
+	subdirs  [256]atomic.Bool
+	subdirMu sync.Mutex
+}
+
+// Stats are a Store's counters.
+type Stats struct {
+	Blobs int64 // committed blobs
+	Bytes int64 // their total size
+}
+
+// Entry describes one committed blob, as Walk and List report it.
+type Entry struct {
+	ID      string
+	Size    int64
+	ModTime time.Time // when this node committed it
+}
+
+// Open opens the store in dir, creating it if needed. It removes every
+// temporary file left behind by a crash (a write that never committed
+// belongs to no blob) and counts the committed blobs, so it reads every
+// directory entry: O(blobs) directory reads, no file contents. The 256
+// fan-out directories are created as blobs first need them (creating them
+// all up front costs a noticeable fraction of a second on some file
+// systems, at every node start in tests).
+func Open(dir string) (*Store, error) {
+	s := &Store{dir: dir, tmp: filepath.Join(dir, tmpDirName)}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("blobstore: create %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(s.tmp); err != nil {
+		return nil, fmt.Errorf("blobstore: remove leftover temporary files: %w", err)
+	}
+	if err := os.Mkdir(s.tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("blobstore: create %s: %w", s.tmp, err)
+	}
+	err := s.Walk(func(e Entry) error {
+		s.count.Add(1)
+		s.bytes.Add(e.Size)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// path returns the file name of a (valid) blob ID: a fan-out directory
+// named by the first two hex digits keeps directories small.
+func (s *Store) path(id string) string { return filepath.Join(s.dir, id[:2], id) }
+
+// ensureSubdir makes sure the fan-out directory of id exists and that its
+// entry in the store directory is durable, before a blob is renamed into
+// it; Commit then fsyncs only that directory. Once per directory and
+// process: a directory found existing may have been created by a process
+// that crashed before its fsync, so the parent is fsynced either way.
+func (s *Store) ensureSubdir(id string) error {
+	i, _ := strconv.ParseUint(id[:2], 16, 8)
+	if s.subdirs[i].Load() {
+		return nil
+	}
+	s.subdirMu.Lock()
+	defer s.subdirMu.Unlock()
+	if s.subdirs[i].Load() {
+		return nil
+	}
+	if err := os.Mkdir(filepath.Join(s.dir, id[:2]), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("blobstore: create fan-out directory: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return err
+	}
+	s.subdirs[i].Store(true)
+	return nil
+}
+
+// Has reports whether a committed blob with this ID exists.
+func (s *Store) Has(id string) bool {
+	if !ValidID(id) {
+		return false
+	}
+	_, err := os.Stat(s.path(id))
+	return err == nil
+}
+
+// Size returns the size of a committed blob.
+func (s *Store) Size(id string) (int64, error) {
+	if !ValidID(id) {
+		return 0, ErrInvalidID
+	}
+	fi, err := os.Stat(s.path(id))
+	if err != nil {
+		return 0, notFound(id, err)
+	}
+	return fi.Size(), nil
+}
+
+// Open opens a committed blob for reading and returns its size. The file
+// stays readable after the blob is removed (the unlink only drops the
+// name), so a reader racing with garbage collection finishes its read.
+// Use io.NewSectionReader (or OpenRange) to read a range: it reads only
+// the bytes asked for.
+func (s *Store) Open(id string) (*os.File, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, ErrInvalidID
+	}
+	f, err := os.Open(s.path(id))
+	if err != nil {
+		return nil, 0, notFound(id, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("blobstore: stat %s: %w", id, err)
+	}
+	return f, fi.Size(), nil
+}
+
+// RangeReader reads one range of a blob; Close closes the file.
+type RangeReader struct {
+	*io.SectionReader
+	f *os.File
+}
+
+// Close closes the underlying file.
+func (r *RangeReader) Close() error { return r.f.Close() }
+
+// OpenRange opens bytes [off, off+length) of a committed blob; a negative
+// length means "to the end". A range outside the blob is ErrInvalidRange.
+func (s *Store) OpenRange(id string, off, length int64) (*RangeReader, error) {
+	f, size, err := s.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	if length < 0 {
+		length = size - off
+	}
+	if off < 0 || length < 0 || off > size || length > size-off {
+		f.Close()
+		return nil, fmt.Errorf("%w: %d+%d of %d bytes", ErrInvalidRange, off, length, size)
+	}
+	return &RangeReader{SectionReader: io.NewSectionReader(f, off, length), f: f}, nil
+}
+
+// Remove deletes a committed blob. Removing a missing blob is not an
+// error (garbage collection may race with itself or with a replica's
+// removal); readers that already opened it keep reading. The directory is
+// not fsynced: a removal lost in a crash is found again by the next
+// collection.
+func (s *Store) Remove(id string) error {
+	if !ValidID(id) {
+		return ErrInvalidID
+	}
+	p := s.path(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("blobstore: remove %s: %w", id, err)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blobstore: remove %s: %w", id, err)
+	}
+	s.count.Add(-1)
+	s.bytes.Add(-fi.Size())
+	return nil
+}
+
+// Stats returns the number and total size of committed blobs.
+func (s *Store) Stats() Stats {
+	return Stats{Blobs: s.count.Load(), Bytes: s.bytes.Load()}
+}
+
+// Walk calls fn for every committed blob, in ID order, until fn returns an
+// error (which Walk returns). It reads one fan-out directory at a time, so
+// its memory is bounded by the largest directory, not the store. Blobs
+// committed or removed during the walk may or may not be reported.
+func (s *Store) Walk(fn func(Entry) error) error {
+	for i := 0; i < 256; i++ {
+		sub := filepath.Join(s.dir, fmt.Sprintf("%02x", i))
+		des, err := os.ReadDir(sub)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // created with its first blob
+		}
+		if err != nil {
+			return fmt.Errorf("blobstore: read %s: %w", sub, err)
+		}
+		for _, de := range des {
+			id := de.Name()
+			if !ValidID(id) || id[:2] != filepath.Base(sub) || !de.Type().IsRegular() {
+				continue
+			}
+			fi, err := de.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since ReadDir
+			}
+			if err != nil {
+				return fmt.Errorf("blobstore: stat %s: %w", id, err)
+			}
+			if err := fn(Entry{ID: id, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// List returns every committed blob, in ID order. Prefer Walk for large
+// stores.
+func (s *Store) List() ([]Entry, error) {
+	var out []Entry
+	err := s.Walk(func(e Entry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+func notFound(id string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return fmt.Errorf("blobstore: open %s: %w", id, err)
+}
+
+// syncDir fsyncs a directory, making the names created in or removed from
+// it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("blobstore: open directory %s: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("blobstore: fsync directory %s: %w", dir, err)
+	}
+	return nil
+}

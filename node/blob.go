@@ -1,0 +1,1162 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/strongboxdb/strongbox/blobstore"
+	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
+)
+
+// Large-object data path: blob storage, replication and fetch between
+// nodes. The design and the plan for wiring it into the state machine are
+// in blobstore's package doc.
+//
+// Internal endpoints (authenticated cluster transport, registered by
+// registerBlobRoutes):
+//
+//	PUT    /rpc/blob/{id}  store a replica; size and MD5 in headers or trailers;
+//	                       200 only after the blob is verified and fsynced
+//	GET    /rpc/blob/{id}  stream a blob; "Range: bytes=a-b" or "bytes=a-" for one range
+//	DELETE /rpc/blob/{id}  remove a replica (idempotent)
+
+// Headers of the blob RPCs. On PUT they may be sent as trailers instead,
+// when the sender streams a blob it is still receiving.
+const (
+	hdrBlobSize = "X-Strongbox-Blob-Size"
+	hdrBlobMD5  = "X-Strongbox-Blob-Md5" // lowercase hex
+)
+
+// Bounds of the blob data path. Each stream holds at most one
+// blobstore.BufferSize buffer (1 MiB) plus the HTTP stack's small ones, so
+// these bound the memory of the data path to about
+// (maxBlobStores + maxBlobInbound + maxBlobServes + maxBlobFetches) MiB.
+// They become Config fields when the node is wired to s3api.
+const (
+	maxBlobStores  = 16 // concurrent StoreBlob calls (uploads received by this node)
+	maxBlobInbound = 32 // concurrent replicas being received from peers
+	maxBlobServes  = 32 // concurrent blob reads served to peers
+	maxBlobFetches = 16 // concurrent fetches from peers (OpenBlob misses, FetchBlob, heals)
+	maxBlobHeals   = 4  // of those, background heals started by range reads
+
+	// maxBlobSize caps a replica whose sender did not announce its size:
+	// S3's largest single PUT and largest part.
+	maxBlobSize = 5 << 30
+
+	// blobBackgroundTimeout bounds a replication that continues after
+	// StoreBlob returned, and a background heal.
+	blobBackgroundTimeout = 30 * time.Minute
+)
+
+// blobStallTimeout fails a transfer whose peer makes no progress for this
+// long: a SIGSTOPped or wedged node never closes its TCP connections, and
+// a blob transfer has no overall deadline. A variable so tests can
+// shorten it.
+var blobStallTimeout = 30 * time.Second
+
+// orderBlobPeers decides the order in which a fetch tries the peers:
+// random, so that a peer serving corrupt or slow copies is not always
+// the first asked. A variable so tests can make it deterministic.
+var orderBlobPeers = func(peers []raft.Server) {
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+}
+
+var (
+	errBlobQuorumLost = errors.New("not enough voters can store the blob")
+	errBlobStalled    = errors.New("peer made no progress")
+)
+
+// BlobRef names a blob that a majority of voters hold durably, as
+// StoreBlob returns it and as an object record will store it.
+type BlobRef struct {
+	ID   string
+	Size int64
+	// MD5 is the lowercase hex MD5 of the blob: the ETag of a single-part
+	// object, the part ETag of a multipart part.
+	MD5 string
+	// Checksums holds the S3 checksums StoreBlob was asked for, base64,
+	// keyed by lowercase algorithm name ("crc32c").
+	Checksums map[string]string
+}
+
+// blobService is one node's blob state: the local store, the bounds and
+// the background work. Start creates it (removing leftover temporary files
+// before the node serves anything); Close stops it.
+type blobService struct {
+	store   *blobstore.Store
+	openErr error
+	log     func(msg string, args ...any)
+
+	stores, inbound, serves, fetches chan struct{} // semaphores
+
+	// Lifetime: enter/leave bracket every operation that touches the
+	// store; stop refuses new ones, cancels background work and waits.
+	mu       sync.RWMutex
+	stopping bool
+	active   sync.WaitGroup
+	stopCh   chan struct{} // closed by stop
+	stopped  chan struct{} // closed once stop has waited for everything
+
+	healMu  sync.Mutex
+	healing map[string]struct{}
+}
+
+// newBlobService opens the node's blob store under DataDir/blobs. A store
+// that cannot be opened leaves the service answering "unavailable" rather
+// than failing the node: small objects do not need it.
+func newBlobService(n *Node) *blobService {
+	b := &blobService{
+		log:     func(msg string, args ...any) { n.cfg.Logger.Warn(msg, append(args, "node", n.cfg.ID)...) },
+		stores:  make(chan struct{}, maxBlobStores),
+		inbound: make(chan struct{}, maxBlobInbound),
+		serves:  make(chan struct{}, maxBlobServes),
+		fetches: make(chan struct{}, maxBlobFetches),
+		stopCh:  make(chan struct{}),
+		stopped: make(chan struct{}),
+		healing: map[string]struct{}{},
+	}
+	b.store, b.openErr = blobstore.Open(filepath.Join(n.cfg.DataDir, "blobs"))
+	if b.openErr != nil {
+		n.cfg.Logger.Error("blob store unavailable", "err", b.openErr)
+	}
+	return b
+}
+
+// blobs returns the node's blob service.
+func (n *Node) blobs() *blobService { return n.blob }
+
+// enter registers an operation; false once the service is stopping.
+func (b *blobService) enter() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.stopping || b.openErr != nil {
+		return false
+	}
+	b.active.Add(1)
+	return true
+}
+
+func (b *blobService) leave() { b.active.Done() }
+
+func (b *blobService) unavailable() error {
+	if b.openErr != nil {
+		return fmt.Errorf("%w: blob store: %v", objstore.ErrUnavailable, b.openErr)
+	}
+	return fmt.Errorf("%w: node shutting down", objstore.ErrUnavailable)
+}
+
+func (b *blobService) stop() {
+	b.mu.Lock()
+	already := b.stopping
+	b.stopping = true
+	b.mu.Unlock()
+	if already {
+		<-b.stopped
+		return
+	}
+	close(b.stopCh)
+	b.active.Wait()
+	close(b.stopped)
+}
+
+// background returns a context for work that outlives the request that
+// started it: bounded by timeout and cancelled when the node stops.
+func (b *blobService) background(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	go func() {
+		select {
+		case <-b.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+func tryAcquire(sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func release(sem chan struct{}) { <-sem }
+
+// registerBlobRoutes mounts the blob RPCs on the internal handler.
+func (n *Node) registerBlobRoutes(m *http.ServeMux) {
+	n.blobs()
+	m.HandleFunc("PUT /rpc/blob/{id}", n.handlePutBlob)
+	m.HandleFunc("GET /rpc/blob/{id}", n.handleGetBlob)
+	m.HandleFunc("DELETE /rpc/blob/{id}", n.handleDeleteBlob)
+}
+
+// HasBlob reports whether this node holds the blob.
+func (n *Node) HasBlob(id string) bool {
+	b := n.blobs()
+	return b.openErr == nil && b.store.Has(id)
+}
+
+// BlobStats returns the number and total size of the blobs on this node.
+func (n *Node) BlobStats() blobstore.Stats {
+	b := n.blobs()
+	if b.openErr != nil {
+		return blobstore.Stats{}
+	}
+	return b.store.Stats()
+}
+
+// StoreBlob stores the bytes of r (at most limit bytes; limit <= 0 means
+// maxBlobSize) as a new blob and returns once a majority of the current
+// voters, this node included if it is one, hold it durably. It computes
+// MD5 and the S3 checksums in algs while writing.
+//
+// The body is written to a local temporary file and, at the same time,
+// streamed from that file to every other voter (blobstore.Writer.Follow):
+// replication runs as fast as the client uploads, yet a slow peer never
+// slows the client down or makes this node buffer in memory. Peers verify
+// size and MD5 (sent as HTTP trailers) and answer after their fsync.
+// StoreBlob returns as soon as the quorum is reached; replication to the
+// remaining voters continues in the background, so that usually every
+// node ends up with the blob and reads need no fetch.
+//
+// Errors: objstore.ErrSlowDown when maxBlobStores uploads are in
+// progress; objstore.ErrUnavailable when a majority cannot be reached (the
+// upload stops as soon as that is certain); blobstore.ErrTooLarge past the
+// limit; the reader's or ctx's error. On any error the blob is removed
+// from this node and, best-effort, from the peers; the orphan collection
+// (CollectBlobs) removes any copy that a peer could not be told about.
+func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...checksum.Algorithm) (BlobRef, error) {
+	b := n.blobs()
+	if !b.enter() {
+		return BlobRef{}, b.unavailable()
+	}
+	defer b.leave()
+	if !tryAcquire(b.stores) {
+		return BlobRef{}, fmt.Errorf("%w: %d blob uploads in progress", objstore.ErrSlowDown, maxBlobStores)
+	}
+	defer release(b.stores)
+	if limit <= 0 {
+		limit = maxBlobSize
+	}
+	peers, need := n.blobQuorum()
+
+	w, err := b.store.Create(blobstore.CreateOptions{Limit: limit, Checksums: algs})
+	if err != nil {
+		return BlobRef{}, err
+	}
+	defer w.Abort() // no-op once committed
+
+	// writeCtx stops the local write early once a quorum is out of reach.
+	writeCtx, stopWrite := context.WithCancelCause(ctx)
+	defer stopWrite(nil)
+	q := newQuorum(need, len(peers), func() { stopWrite(errBlobQuorumLost) })
+
+	// Replication outlives this call on success: its context is the
+	// service's, linked to ctx only until the quorum is reached.
+	repCtx, cancelRep := b.background(blobBackgroundTimeout)
+	unlink := context.AfterFunc(ctx, cancelRep)
+	for _, p := range peers {
+		fol, err := w.Follow()
+		if err != nil {
+			q.record(fmt.Errorf("%s: %w", p.ID, err))
+			continue
+		}
+		if !b.enter() {
+			fol.Close()
+			q.record(fmt.Errorf("%s: %w", p.ID, b.unavailable()))
+			continue
+		}
+		go func() {
+			defer b.leave()
+			defer fol.Close()
+			err := n.sendBlob(repCtx, string(p.Address), w.ID(), fol, -1, "", w.Sealed)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", p.ID, err)
+			}
+			q.record(err)
+		}()
+	}
+	go func() {
+		<-q.allDone
+		cancelRep()
+	}()
+
+	// Once sealed, peers may commit their copy: a failure from then on
+	// must remove it from them too.
+	sealed := false
+	fail := func(err error) (BlobRef, error) {
+		unlink()
+		cancelRep()
+		if sealed {
+			n.discardBlob(b, w.ID(), peers)
+		}
+		if ctx.Err() != nil {
+			return BlobRef{}, ctx.Err()
+		}
+		if errors.Is(err, errBlobQuorumLost) {
+			// Peers that shed the replica were busy, not gone: ask the
+			// client to back off rather than report an outage.
+			sentinel := objstore.ErrUnavailable
+			if q.shedding() {
+				sentinel = objstore.ErrSlowDown
+			}
+			return BlobRef{}, fmt.Errorf("%w: blob replication: %v", sentinel, q.summary())
+		}
+		return BlobRef{}, err
+	}
+	if _, err := w.ReadFrom(blobstore.ContextReader(writeCtx, r)); err != nil {
+		return fail(err)
+	}
+	sealed = true
+	info, err := w.Commit()
+	if err != nil {
+		return fail(err)
+	}
+	if !q.wait(ctx) {
+		return fail(errBlobQuorumLost)
+	}
+	unlink()
+	return BlobRef{ID: info.ID, Size: info.Size, MD5: info.MD5Hex(), Checksums: info.Checksums}, nil
+}
+
+// blobQuorum returns the voters other than this node and how many of them
+// must acknowledge a blob for a majority of all voters to hold it.
+func (n *Node) blobQuorum() (peers []raft.Server, need int) {
+	voters := n.voters()
+	need = len(voters)/2 + 1
+	for _, s := range voters {
+		if string(s.ID) == n.cfg.ID {
+			need--
+			continue
+		}
+		peers = append(peers, s)
+	}
+	return peers, need
+}
+
+// quorum counts replication outcomes: decided closes once the quorum is
+// reached or out of reach, allDone once every peer has answered.
+type quorum struct {
+	mu      sync.Mutex
+	need    int // acknowledgements required
+	pending int // peers that have not answered
+	acked   int
+	errs    []error
+	done    bool
+	reached bool
+	decided chan struct{}
+	allDone chan struct{}
+	onLost  func()
+}
+
+func newQuorum(need, peers int, onLost func()) *quorum {
+	q := &quorum{need: need, pending: peers, decided: make(chan struct{}), allDone: make(chan struct{}), onLost: onLost}
+	q.decide()
+	if peers == 0 {
+		close(q.allDone)
+	}
+	return q
+}
+
+// decide closes decided when the outcome is certain. mu must be held (or
+// q not yet shared).
+func (q *quorum) decide() {
+	if q.done {
+		return
+	}
+	switch {
+	case q.acked >= q.need:
+		q.reached = true
+	case q.acked+q.pending < q.need:
+		q.onLost()
+	default:
+		return
+	}
+	q.done = true
+	close(q.decided)
+}
+
+func (q *quorum) record(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pending--
+	if err == nil {
+		q.acked++
+	} else {
+		q.errs = append(q.errs, err)
+	}
+	q.decide()
+	if q.pending == 0 {
+		close(q.allDone)
+	}
+}
+
+// wait reports whether the quorum was reached, false if it cannot be or
+// ctx ended first.
+func (q *quorum) wait(ctx context.Context) bool {
+	select {
+	case <-q.decided:
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.reached
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// shedding reports whether some peer refused the blob with SlowDown.
+func (q *quorum) shedding() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return errors.Is(errors.Join(q.errs...), objstore.ErrSlowDown)
+}
+
+func (q *quorum) summary() string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return fmt.Sprintf("%d peer acknowledgements of %d needed: %v", q.acked, q.need, errors.Join(q.errs...))
+}
+
+// sendBlob streams one blob to the peer at addr. With size < 0 the body is
+// a blob still being written: it is sent chunked and its size and MD5
+// follow as trailers, taken from sealed once the body ends. Otherwise size
+// and md5Hex go in the headers.
+func (n *Node) sendBlob(ctx context.Context, addr, id string, body io.Reader, size int64, md5Hex string, sealed func() (blobstore.Info, bool)) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wd := newWatchdog(func() { cancel(errBlobStalled) })
+	defer wd.stop()
+	rd := &sendReader{r: body, wd: wd}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+addr+"/rpc/blob/"+id, rd)
+	if err != nil {
+		return err
+	}
+	if size >= 0 {
+		req.ContentLength = size
+		req.Header.Set(hdrBlobSize, strconv.FormatInt(size, 10))
+		req.Header.Set(hdrBlobMD5, md5Hex)
+	} else {
+		req.ContentLength = -1
+		req.Trailer = http.Header{hdrBlobSize: nil, hdrBlobMD5: nil}
+		rd.atEOF = func() {
+			if info, ok := sealed(); ok {
+				req.Trailer.Set(hdrBlobSize, strconv.FormatInt(info.Size, 10))
+				req.Trailer.Set(hdrBlobMD5, info.MD5Hex())
+			}
+		}
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return cmpCause(ctx, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(hdrOutcome) == outcomeSlowDown {
+			return fmt.Errorf("%w: %s", objstore.ErrSlowDown, strings.TrimSpace(string(msg)))
+		}
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// sendReader is a request body that runs the stall watchdog only while
+// the HTTP stack holds the bytes (writing them to the peer) or waits for
+// the peer's answer, not while it waits for the blob's next bytes.
+type sendReader struct {
+	r     io.Reader
+	wd    *watchdog
+	atEOF func()
+}
+
+func (s *sendReader) Read(p []byte) (int, error) {
+	s.wd.pause()
+	n, err := s.r.Read(p)
+	if err == io.EOF && s.atEOF != nil {
+		s.atEOF()
+		s.atEOF = nil
+	}
+	s.wd.kick()
+	return n, err
+}
+
+// watchdog calls fire when it has been kicked and not paused or kicked
+// again for blobStallTimeout.
+type watchdog struct{ t *time.Timer }
+
+func newWatchdog(fire func()) *watchdog {
+	return &watchdog{t: time.AfterFunc(blobStallTimeout, fire)}
+}
+
+func (w *watchdog) kick()  { w.t.Reset(blobStallTimeout) }
+func (w *watchdog) pause() { w.t.Stop() }
+func (w *watchdog) stop()  { w.t.Stop() }
+
+// handlePutBlob stores a replica sent by a peer, after checking its size
+// and MD5, and answers only once it is durable.
+func (n *Node) handlePutBlob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !blobstore.ValidID(id) {
+		http.Error(w, "bad blob id", http.StatusBadRequest)
+		return
+	}
+	b := n.blobs()
+	if !b.enter() {
+		writeOutcome(w, b.unavailable())
+		return
+	}
+	defer b.leave()
+	if !tryAcquire(b.inbound) {
+		writeOutcome(w, fmt.Errorf("%w: %d blob replicas being received", objstore.ErrSlowDown, maxBlobInbound))
+		return
+	}
+	defer release(b.inbound)
+	if b.store.Has(id) {
+		return // a retry or a second sender: blobs never change
+	}
+	limit := int64(maxBlobSize)
+	if v := r.Header.Get(hdrBlobSize); v != "" {
+		if size, err := strconv.ParseInt(v, 10, 64); err == nil && size >= 0 && size < limit {
+			limit = size
+		}
+	}
+	bw, err := b.store.Create(blobstore.CreateOptions{ID: id, Limit: limit})
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer bw.Abort()
+	rc := http.NewResponseController(w)
+	_, err = bw.ReadFrom(&deadlineReader{r: r.Body, rc: rc})
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		http.Error(w, "receive blob: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	sum := bw.Sum()
+	wantSize, wantMD5 := r.Header.Get(hdrBlobSize), r.Header.Get(hdrBlobMD5)
+	if wantSize == "" && wantMD5 == "" {
+		wantSize, wantMD5 = r.Trailer.Get(hdrBlobSize), r.Trailer.Get(hdrBlobMD5)
+	}
+	if wantSize != strconv.FormatInt(sum.Size, 10) || wantMD5 != sum.MD5Hex() {
+		http.Error(w, fmt.Sprintf("blob %s: received %d bytes, md5 %s; sender announced %q bytes, md5 %q", id, sum.Size, sum.MD5Hex(), wantSize, wantMD5), http.StatusBadRequest)
+		return
+	}
+	if _, err := bw.Commit(); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// deadlineReader moves the connection's read deadline forward before each
+// read, so a sender that stops sending frees the handler after
+// blobStallTimeout.
+type deadlineReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	_ = d.rc.SetReadDeadline(time.Now().Add(blobStallTimeout))
+	return d.r.Read(p)
+}
+
+// deadlineWriter does the same for writes to a reader that stopped reading.
+type deadlineWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(blobStallTimeout))
+	return d.w.Write(p)
+}
+
+// handleGetBlob streams a blob, or one range of it, to a peer.
+func (n *Node) handleGetBlob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !blobstore.ValidID(id) {
+		http.Error(w, "bad blob id", http.StatusBadRequest)
+		return
+	}
+	b := n.blobs()
+	if !b.enter() {
+		writeOutcome(w, b.unavailable())
+		return
+	}
+	defer b.leave()
+	if !tryAcquire(b.serves) {
+		writeOutcome(w, fmt.Errorf("%w: %d blob reads being served", objstore.ErrSlowDown, maxBlobServes))
+		return
+	}
+	defer release(b.serves)
+	f, size, err := b.store.Open(id)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		http.Error(w, "no such blob", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer f.Close()
+	off, length, partial, err := parseBlobRange(r.Header.Get("Range"), size)
+	if err != nil {
+		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+		http.Error(w, err.Error(), http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set(hdrBlobSize, strconv.FormatInt(size, 10))
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	status := http.StatusOK
+	if partial {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, size))
+		status = http.StatusPartialContent
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead || length == 0 {
+		return
+	}
+	// The write deadline would outlive this response on a keep-alive
+	// connection (the server sets none of its own): clear it when done.
+	rc := http.NewResponseController(w)
+	defer rc.SetWriteDeadline(time.Time{})
+	if _, err := blobstore.Copy(&deadlineWriter{w: w, rc: rc}, io.NewSectionReader(f, off, length)); err == nil {
+		_ = rc.SetWriteDeadline(time.Now().Add(blobStallTimeout))
+		_ = rc.Flush()
+	}
+}
+
+// parseBlobRange parses the single ranges the blob RPC uses, "bytes=a-b"
+// and "bytes=a-"; "" selects the whole blob.
+func parseBlobRange(h string, size int64) (off, length int64, partial bool, err error) {
+	if h == "" {
+		return 0, size, false, nil
+	}
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	first, last, ok2 := strings.Cut(spec, "-")
+	if !ok || !ok2 {
+		return 0, 0, false, fmt.Errorf("bad range %q", h)
+	}
+	off, err = strconv.ParseInt(first, 10, 64)
+	if err != nil || off < 0 || off >= size {
+		return 0, 0, false, fmt.Errorf("range %q outside %d bytes", h, size)
+	}
+	end := size - 1
+	if last != "" {
+		if end, err = strconv.ParseInt(last, 10, 64); err != nil || end < off {
+			return 0, 0, false, fmt.Errorf("bad range %q", h)
+		}
+		end = min(end, size-1)
+	}
+	return off, end - off + 1, true, nil
+}
+
+func (n *Node) handleDeleteBlob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !blobstore.ValidID(id) {
+		http.Error(w, "bad blob id", http.StatusBadRequest)
+		return
+	}
+	b := n.blobs()
+	if !b.enter() {
+		writeOutcome(w, b.unavailable())
+		return
+	}
+	defer b.leave()
+	if err := b.store.Remove(id); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// DiscardBlob removes a blob from this node and, best-effort, from every
+// other member. Call it only for a blob whose metadata command can never
+// commit: the upload failed before proposing (bad digest, checksum
+// mismatch), or the proposal failed with a definite answer (precondition
+// failed, no such bucket). After objstore.ErrUnavailable the outcome is
+// unknown and the command may still commit: leave the blob to CollectBlobs.
+// Members that cannot be reached keep their copy until their own
+// collection removes it. The error reports the local removal only.
+func (n *Node) DiscardBlob(ctx context.Context, id string) error {
+	b := n.blobs()
+	if !b.enter() {
+		return b.unavailable()
+	}
+	defer b.leave()
+	if err := b.store.Remove(id); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, s := range n.currentServers() {
+		if string(s.ID) == n.cfg.ID {
+			continue
+		}
+		wg.Go(func() {
+			if err := n.deleteRemoteBlob(ctx, string(s.Address), id); err != nil {
+				b.log("blob discard on peer failed; its collection will remove it", "peer", s.ID, "blob", id, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// discardBlob removes a blob after a failed StoreBlob: locally now, on the
+// peers in the background.
+func (n *Node) discardBlob(b *blobService, id string, peers []raft.Server) {
+	if err := b.store.Remove(id); err != nil {
+		b.log("removing failed blob", "blob", id, "err", err)
+	}
+	if !b.enter() {
+		return
+	}
+	go func() {
+		defer b.leave()
+		ctx, cancel := b.background(blobStallTimeout)
+		defer cancel()
+		for _, p := range peers {
+			_ = n.deleteRemoteBlob(ctx, string(p.Address), id) // unreachable peers: CollectBlobs
+		}
+	}()
+}
+
+func (n *Node) deleteRemoteBlob(ctx context.Context, addr, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, blobStallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+addr+"/rpc/blob/"+id, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
+}
+
+// OpenBlob returns bytes [off, off+length) of the blob ref names (length
+// < 0: to the end). ref comes from the object record: its size and MD5
+// let a fetched copy be verified before it is kept.
+//
+// A blob this node holds is read from its file, only the bytes asked for.
+// One it lacks (the node was down during the upload, or was restored from
+// a snapshot) is fetched from the other members, each tried in turn, a
+// transfer that breaks off resuming from the next member at the byte it
+// reached. Reading the whole blob also stores it here as it streams, so
+// the node heals itself; the last bytes are delivered only after the copy
+// has been verified against ref's size and MD5, so a corrupt copy fails
+// the read instead of completing it. A range read of a missing blob
+// streams just that range from a peer and heals in the background.
+//
+// Read and Close must not be called concurrently. Errors:
+// blobstore.ErrInvalidRange, objstore.ErrSlowDown when maxBlobFetches
+// fetches run, objstore.ErrUnavailable when no member can serve it.
+func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io.ReadCloser, error) {
+	if !blobstore.ValidID(ref.ID) {
+		return nil, blobstore.ErrInvalidID
+	}
+	if length < 0 {
+		length = ref.Size - off
+	}
+	if off < 0 || length < 0 || off > ref.Size || length > ref.Size-off {
+		return nil, fmt.Errorf("%w: %d+%d of %d bytes", blobstore.ErrInvalidRange, off, length, ref.Size)
+	}
+	b := n.blobs()
+	if !b.enter() {
+		return nil, b.unavailable()
+	}
+	defer b.leave()
+	f, size, err := b.store.Open(ref.ID)
+	switch {
+	case err == nil && size == ref.Size:
+		return sectionReadCloser{io.NewSectionReader(f, off, length), f}, nil
+	case err == nil:
+		f.Close()
+		b.log("local blob has the wrong size; replacing it", "blob", ref.ID, "size", size, "want", ref.Size)
+		if err := b.store.Remove(ref.ID); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, blobstore.ErrNotFound):
+		return nil, err
+	}
+	if !tryAcquire(b.fetches) {
+		return nil, fmt.Errorf("%w: %d blob fetches in progress", objstore.ErrSlowDown, maxBlobFetches)
+	}
+	whole := off == 0 && length == ref.Size
+	fr, err := n.newBlobFetch(ctx, b, ref, off, length, whole)
+	if err != nil {
+		return nil, err
+	}
+	if !whole {
+		n.healBlob(b, ref)
+	}
+	return fr, nil
+}
+
+// FetchBlob makes sure this node holds the blob, fetching it from a peer
+// if needed; it waits for a fetch slot. Use it to restore blobs eagerly in
+// the background, e.g. after the node installed a snapshot.
+func (n *Node) FetchBlob(ctx context.Context, ref BlobRef) error {
+	if n.HasBlob(ref.ID) {
+		return nil
+	}
+	b := n.blobs()
+	if !b.enter() {
+		return b.unavailable()
+	}
+	defer b.leave()
+	select {
+	case b.fetches <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fr, err := n.newBlobFetch(ctx, b, ref, 0, ref.Size, true)
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	_, err = blobstore.Copy(io.Discard, fr)
+	return err
+}
+
+// healBlob fetches a blob in the background, unless it is already being
+// fetched or too many heals run (a later read asks again).
+func (n *Node) healBlob(b *blobService, ref BlobRef) {
+	b.healMu.Lock()
+	if _, ok := b.healing[ref.ID]; ok || len(b.healing) >= maxBlobHeals {
+		b.healMu.Unlock()
+		return
+	}
+	b.healing[ref.ID] = struct{}{}
+	b.healMu.Unlock()
+	done := func() {
+		b.healMu.Lock()
+		delete(b.healing, ref.ID)
+		b.healMu.Unlock()
+	}
+	if !b.enter() {
+		done()
+		return
+	}
+	go func() {
+		defer b.leave()
+		defer done()
+		ctx, cancel := b.background(blobBackgroundTimeout)
+		defer cancel()
+		if err := n.FetchBlob(ctx, ref); err != nil {
+			b.log("background blob fetch failed", "blob", ref.ID, "err", err)
+		}
+	}()
+}
+
+type sectionReadCloser struct {
+	*io.SectionReader
+	io.Closer
+}
+
+// blobFetch reads a range of a blob from peers; with keep set (the range
+// is the whole blob) it also stores the blob locally.
+type blobFetch struct {
+	b       *blobService
+	ref     BlobRef
+	off     int64 // next byte to deliver
+	end     int64
+	open    func(off int64) (io.ReadCloser, error) // next peer's stream from off
+	body    io.ReadCloser
+	w       *blobstore.Writer // local copy being written, or nil
+	err     error
+	closed  bool
+	release func()
+}
+
+// newBlobFetch takes over a slot of b.fetches, which the caller acquired:
+// Close, or newBlobFetch itself on error, releases it.
+func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, off, length int64, keep bool) (*blobFetch, error) {
+	if !b.enter() {
+		release(b.fetches)
+		return nil, b.unavailable()
+	}
+	fr := &blobFetch{b: b, ref: ref, off: off, end: off + length}
+	fr.release = sync.OnceFunc(func() {
+		release(b.fetches)
+		b.leave()
+	})
+	var peers []raft.Server
+	for _, s := range n.currentServers() {
+		if string(s.ID) != n.cfg.ID {
+			peers = append(peers, s)
+		}
+	}
+	orderBlobPeers(peers)
+	var errs []error
+	fr.open = func(from int64) (io.ReadCloser, error) {
+		for len(peers) > 0 {
+			p := peers[0]
+			peers = peers[1:]
+			body, err := n.getRemoteBlob(ctx, string(p.Address), ref, from, fr.end)
+			if err == nil {
+				return body, nil
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
+		}
+		return nil, fmt.Errorf("%w: blob %s: no member could serve it: %v", objstore.ErrUnavailable, ref.ID, errors.Join(errs...))
+	}
+	if keep {
+		w, err := b.store.Create(blobstore.CreateOptions{ID: ref.ID, Limit: ref.Size})
+		if err != nil {
+			fr.release()
+			return nil, err
+		}
+		fr.w = w
+	}
+	// Open the first stream now, so that "nobody has it" is an error of
+	// OpenBlob rather than of the first Read.
+	if length > 0 {
+		if fr.body, fr.err = fr.open(off); fr.err != nil {
+			err := fr.err
+			fr.Close()
+			return nil, err
+		}
+	}
+	return fr, nil
+}
+
+func (fr *blobFetch) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if fr.err != nil {
+			return 0, fr.err
+		}
+		if fr.off == fr.end {
+			if fr.w != nil { // only for an empty blob: nothing was read
+				if err := fr.keep(); err != nil {
+					fr.err = err
+					continue
+				}
+			}
+			return 0, io.EOF
+		}
+		if fr.body == nil {
+			if fr.body, fr.err = fr.open(fr.off); fr.err != nil {
+				continue
+			}
+		}
+		k, err := fr.body.Read(p[:min(int64(len(p)), fr.end-fr.off)])
+		if k > 0 {
+			if fr.w != nil {
+				if _, werr := fr.w.Write(p[:k]); werr != nil {
+					fr.b.log("storing fetched blob failed; serving it anyway", "blob", fr.ref.ID, "err", werr)
+					fr.w.Abort()
+					fr.w = nil
+				}
+			}
+			if fr.off+int64(k) == fr.end {
+				fr.body.Close()
+				fr.body = nil
+				// Hold the last bytes back until the copy is verified.
+				if fr.w != nil {
+					if err := fr.keep(); err != nil {
+						fr.err = err
+						return 0, err
+					}
+				}
+			}
+			fr.off += int64(k)
+			return k, nil
+		}
+		if err != nil {
+			// The peer failed or ended early: resume from the next one.
+			fr.body.Close()
+			fr.body = nil
+		}
+	}
+}
+
+// keep verifies the fetched copy against ref and commits it. A mismatch
+// fails the read; a local storage failure does not (the bytes are good).
+func (fr *blobFetch) keep() error {
+	w := fr.w
+	fr.w = nil
+	sum := w.Sum()
+	if sum.Size != fr.ref.Size || (fr.ref.MD5 != "" && sum.MD5Hex() != fr.ref.MD5) {
+		w.Abort()
+		return fmt.Errorf("%w: blob %s fetched from a peer is corrupt: %d bytes, md5 %s; want %d bytes, md5 %s",
+			objstore.ErrUnavailable, fr.ref.ID, sum.Size, sum.MD5Hex(), fr.ref.Size, fr.ref.MD5)
+	}
+	if _, err := w.Commit(); err != nil {
+		fr.b.log("storing fetched blob failed", "blob", fr.ref.ID, "err", err)
+	}
+	return nil
+}
+
+func (fr *blobFetch) Close() error {
+	if fr.closed {
+		return nil
+	}
+	fr.closed = true
+	if fr.body != nil {
+		fr.body.Close()
+		fr.body = nil
+	}
+	if fr.w != nil {
+		fr.w.Abort()
+		fr.w = nil
+	}
+	if fr.err == nil {
+		fr.err = errors.New("node: blob reader closed")
+	}
+	fr.release()
+	return nil
+}
+
+// getRemoteBlob opens bytes [off, end) of a blob on the peer at addr. The
+// returned body fails if the peer stalls for blobStallTimeout.
+func (n *Node) getRemoteBlob(ctx context.Context, addr string, ref BlobRef, off, end int64) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/rpc/blob/"+ref.ID, nil)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, end-1))
+	wd := newWatchdog(func() { cancel(errBlobStalled) })
+	resp, err := n.client.Do(req)
+	if err != nil {
+		wd.stop()
+		err = cmpCause(ctx, err)
+		cancel(nil)
+		return nil, err
+	}
+	fail := func(err error) (io.ReadCloser, error) {
+		wd.stop()
+		resp.Body.Close()
+		cancel(nil)
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusPartialContent {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fail(fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg))))
+	}
+	if got := resp.Header.Get(hdrBlobSize); got != strconv.FormatInt(ref.Size, 10) {
+		return fail(fmt.Errorf("peer holds %s bytes, want %d", got, ref.Size))
+	}
+	if resp.ContentLength != end-off {
+		return fail(fmt.Errorf("peer sends %d bytes, want %d", resp.ContentLength, end-off))
+	}
+	wd.pause()
+	return &fetchBody{body: resp.Body, wd: wd, cause: func() error { return context.Cause(ctx) }, cancel: cancel}, nil
+}
+
+// cmpCause names the watchdog as the cause of a failed request.
+func cmpCause(ctx context.Context, err error) error { return preferCause(context.Cause(ctx), err) }
+
+func preferCause(cause, err error) error {
+	if errors.Is(cause, errBlobStalled) {
+		return fmt.Errorf("%w: %v", cause, err)
+	}
+	return err
+}
+
+// fetchBody runs the stall watchdog while a Read waits on the peer, not
+// while the consumer is busy elsewhere.
+type fetchBody struct {
+	body   io.ReadCloser
+	wd     *watchdog
+	cause  func() error // the request context's cause, to name a failure
+	cancel context.CancelCauseFunc
+}
+
+func (f *fetchBody) Read(p []byte) (int, error) {
+	f.wd.kick()
+	n, err := f.body.Read(p)
+	f.wd.pause()
+	if err != nil && err != io.EOF {
+		err = preferCause(f.cause(), err)
+	}
+	return n, err
+}
+
+func (f *fetchBody) Close() error {
+	f.wd.stop()
+	err := f.body.Close()
+	f.cancel(nil)
+	return err
+}
+
+// CollectResult reports one CollectBlobs pass.
+type CollectResult struct {
+	Scanned      int   // blobs on this node
+	Removed      int   // of those, removed as garbage
+	RemovedBytes int64 // their size
+}
+
+// CollectBlobs removes every blob on this node that is older than
+// olderThan and not referenced. referenced must report whether the state
+// machine (any object record or multipart part) refers to the ID; it is
+// called after CollectBlobs passed a linearizable read barrier (which it
+// runs even with UnsafeLocalReads), so it sees every command committed
+// before the pass began.
+//
+// Why the grace period makes this safe: a blob is written, then its
+// metadata command is proposed. A blob older than olderThan whose command
+// has not committed by the barrier either never will (the upload failed:
+// an orphan) or was proposed more than olderThan ago and is still in
+// flight; olderThan must be far longer than any proposal can take (an
+// upload's proposal is bounded by ApplyTimeout and the request's
+// deadline; use an hour, not seconds). Blobs that an apply orphaned
+// (overwrite, delete, abort) are found here too, but the state machine's
+// garbage list removes them sooner (see blobstore's package doc).
+func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool, olderThan time.Duration) (CollectResult, error) {
+	var res CollectResult
+	b := n.blobs()
+	if !b.enter() {
+		return res, b.unavailable()
+	}
+	defer b.leave()
+	cutoff := time.Now().Add(-olderThan) // before the barrier: see above
+	idx, err := n.reads.readIndex(ctx)
+	if err != nil {
+		return res, err
+	}
+	if err := n.fsm.WaitApplied(ctx, idx); err != nil {
+		return res, fmt.Errorf("%w: waiting for index %d: %v", objstore.ErrUnavailable, idx, err)
+	}
+	err = b.store.Walk(func(e blobstore.Entry) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res.Scanned++
+		if !e.ModTime.Before(cutoff) || referenced(e.ID) {
+			return nil
+		}
+		if err := b.store.Remove(e.ID); err != nil {
+			return err
+		}
+		res.Removed++
+		res.RemovedBytes += e.Size
+		return nil
+	})
+	return res, err
+}
