@@ -5,7 +5,7 @@ BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
 
-.PHONY: all build run test lint unit bench bench-load clean
+.PHONY: all build run test lint unit bench bench-load test-clients clean check check-long
 
 all: build
 
@@ -35,6 +35,18 @@ bench:
 ## bench-load: the load tool against a running `make run` cluster (leader and follower, c=1 and c=32).
 bench-load: build
 	scripts/bench-load.sh
+
+## test-clients: install Debian's awscli, python3-boto3, s3cmd, rclone and the AWS SDK for JavaScript v3 (npm ci), then run a scripted session with each against a fresh 3-node cluster.
+test-clients: build
+	scripts/test-clients/run.sh
+
+## check: the linearizability harness: each nemesis for 40s on 3 nodes, then every named scenario (about 5 min).
+check: build
+	scripts/check.sh
+
+## check-long: 10 minutes, 5 nodes, every nemesis; report under .run/check-long.
+check-long: build
+	$(BIN) check --nodes 5 --nemesis all --duration 10m --check-timeout 10m --out .run/check-long
 
 clean:
 	rm -rf bin .run

@@ -350,7 +350,6 @@ func checkConditions(r *http.Request, info objstore.ObjectInfo) error {
 	return nil
 }
 
-
 // parseRange interprets a single-range "bytes=" header against size and
 // returns the half-open interval to serve. Like S3, a header it cannot
 // parse (or a multi-range request) is ignored and the whole object served;

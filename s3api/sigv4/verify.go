@@ -121,7 +121,7 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 			if authz != "" {
 				return nil, ErrMultipleAuthMechanisms
 			}
-			return nil, ErrUnsupportedAuthorization.with("Signature version 2 query authentication is not supported. Please use AWS4-HMAC-SHA256.")
+			return v.verifyV2(r, query, "")
 		}
 	}
 	switch {
@@ -195,7 +195,7 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 	if !ok {
 		switch {
 		case strings.HasPrefix(authz, "AWS "):
-			return nil, ErrUnsupportedAuthorization.with("Signature version 2 is not supported. Please use AWS4-HMAC-SHA256.")
+			return v.verifyV2(r, nil, authz)
 		case strings.HasPrefix(authz, "AWS4-ECDSA-P256-SHA256"):
 			return nil, ErrUnsupportedAuthorization.with("Signature version 4a is not supported. Please use AWS4-HMAC-SHA256.")
 		}
