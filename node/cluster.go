@@ -292,6 +292,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /rpc/join", n.handleJoin)
 	m.HandleFunc("POST /rpc/remove", n.handleRemove)
 	m.HandleFunc("GET /rpc/status", n.handleStatus)
+	n.registerBlobRoutes(m) // PUT, GET, DELETE /rpc/blob/{id} (blob.go)
 	return m
 }
 
@@ -300,8 +301,10 @@ func (n *Node) rpcHandler() http.Handler {
 //
 //	GET  /_strongbox/cluster/status        cluster members and their Raft state (JSON)
 //	POST /_strongbox/cluster/remove?id=ID  remove a member
+//	/_strongbox/faults...                  fault injection (see registerFaultRoutes)
 func (n *Node) AdminHandler() http.Handler {
 	m := http.NewServeMux()
+	n.registerFaultRoutes(m)
 	m.HandleFunc("GET /_strongbox/cluster/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -27,5 +27,7 @@
 // Membership: a new data directory without Join bootstraps a single-node
 // cluster; with Join it asks a member (which relays to the leader) to add
 // it as a voter. Status and removal are offered to operators through
-// AdminHandler.
+// AdminHandler, and so are the transport's fault rules (faults.go: block,
+// unblock, delay, heal; `strongbox cluster partition` sets them on every
+// member).
 package node

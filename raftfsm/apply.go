@@ -372,7 +372,6 @@ func sourceConditionsHold(cp *objstore.CopyRequest, src objstore.ObjectInfo) boo
 	return true
 }
 
-
 // deleteObjects deletes every key of a batch; missing keys are not an
 // error, as in S3.
 func (a *applier) deleteObjects(c *Command, r *Result) error {

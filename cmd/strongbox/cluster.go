@@ -19,11 +19,11 @@ import (
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
-// runCluster implements "strongbox cluster status|remove", which call a
-// node's admin API with SigV4-signed requests.
+// runCluster implements "strongbox cluster status|remove|partition|heal|faults",
+// which call the nodes' admin API with SigV4-signed requests.
 func runCluster(args []string) error {
 	if len(args) == 0 {
-		return errors.New("cluster: want a subcommand: status, remove ID")
+		return errors.New("cluster: want a subcommand: status, remove ID, partition, heal, faults")
 	}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("cluster "+sub, flag.ExitOnError)
@@ -35,6 +35,10 @@ func runCluster(args []string) error {
 	e.String(&sk, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "admin secret key")
 	e.String(&region, "region", "STRONGBOX_REGION", "us-east-1", "region to sign for")
 	e.Bool(&asJSON, "json", "STRONGBOX_JSON", false, "print raw JSON")
+	var part partitionFlags
+	if sub == "partition" {
+		part.register(fs)
+	}
 	_ = fs.Parse(rest)
 	admin := adminClient{endpoint: endpoint, ak: ak, sk: sk, region: region}
 
@@ -73,8 +77,14 @@ func runCluster(args []string) error {
 		}
 		_, err = os.Stdout.Write(body)
 		return err
+	case "partition":
+		return clusterPartition(admin, part)
+	case "heal":
+		return clusterHeal(admin)
+	case "faults":
+		return clusterFaults(admin)
 	default:
-		return fmt.Errorf("cluster: unknown subcommand %q (want status or remove)", sub)
+		return fmt.Errorf("cluster: unknown subcommand %q (want status, remove, partition, heal or faults)", sub)
 	}
 }
 

@@ -15,6 +15,10 @@ Usage:
   strongbox dev     [flags]        run a local N-node cluster as child processes (make run)
   strongbox cluster status         show every member's role, term, commit and applied index
   strongbox cluster remove ID      remove a member from the cluster
+  strongbox cluster partition      cut members off from each other (--isolate ID | --groups a,b/c)
+  strongbox cluster heal           lift every fault rule on every member
+  strongbox cluster faults         show every member's fault rules
+  strongbox check   [flags]        linearizability check under faults (Porcupine; see linearizability/)
   strongbox bench   [flags]        load tool: PUT/GET ops/s and latency percentiles
 
 Run "strongbox COMMAND -h" for a command's flags. Every flag also reads an
@@ -36,6 +40,8 @@ func main() {
 		err = runCluster(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
+	case "check":
+		err = runCheck(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

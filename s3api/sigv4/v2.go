@@ -46,7 +46,8 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 		}
 		date = query.Get("Expires")
 	} else {
-		cred, ok := strings.CutPrefix(header, "AWS ")
+		cred := strings.TrimPrefix(header, "AWS ")
+		var ok bool
 		if ak, sig, ok = strings.Cut(cred, ":"); !ok {
 			return nil, ErrAuthorizationHeaderMalformed
 		}
