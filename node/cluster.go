@@ -18,6 +18,9 @@ import (
 	"github.com/strongboxdb/strongbox/objstore"
 )
 
+// joinAttemptTimeout bounds one join request to one member.
+const joinAttemptTimeout = 5 * time.Second
+
 type joinRequest struct {
 	ID   string `json:"id"`
 	Addr string `json:"addr"`
@@ -30,7 +33,14 @@ func (n *Node) join(ctx context.Context) error {
 	var lastErr error
 	for {
 		for _, addr := range n.cfg.Join {
-			if err := n.postJSON(ctx, addr, "/rpc/join", body); err != nil {
+			// Bound each attempt: a member that accepted the connection but
+			// cannot answer (mid-election, or relaying to a leader that is
+			// going away) must not stall the join; the next attempt may
+			// reach a member that can.
+			actx, cancel := context.WithTimeout(ctx, joinAttemptTimeout)
+			err := n.postJSON(actx, addr, "/rpc/join", body)
+			cancel()
+			if err != nil {
 				lastErr = err
 				n.cfg.Logger.Warn("join attempt failed", "member", addr, "err", err)
 				continue
@@ -149,7 +159,10 @@ func (n *Node) handleRemove(w http.ResponseWriter, r *http.Request) {
 // relay passes a membership request on to the leader and copies back its
 // answer.
 func (n *Node) relay(w http.ResponseWriter, r *http.Request, path string, body []byte) {
-	addr, err := n.waitLeader(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	addr, err := n.waitLeader(ctx)
 	if err != nil {
 		writeOutcome(w, err)
 		return
