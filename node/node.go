@@ -119,9 +119,9 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	// rebuild it from the snapshot: it resumes in constant time and skips
 	// replayed entries it already holds (see raftfsm's package doc).
 	rc.NoSnapshotRestoreOnStart = true
-	// Let concurrent writers queue without blocking while the leader
-	// appends the previous batch: bigger batches, fewer fsyncs.
-	rc.BatchApplyCh = true
+	// BatchApplyCh stays off: futures waiting in raft's buffered apply
+	// channel are never answered when raft shuts down, which hung Close
+	// (seen in CI). Unbuffered, raft still batches what is ready.
 
 	hasState, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
 	if err != nil {
