@@ -151,6 +151,8 @@ func writeOutcome(w http.ResponseWriter, err error) {
 func (n *Node) handleApply(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxInternalResult+1))
 	if err != nil {
+		// Nothing was appended, so the sender may retry: report it with
+		// the "not leader" outcome, the one that means exactly that.
 		writeOutcome(w, fmt.Errorf("%w: read: %v", errNotLeader, err))
 		return
 	}

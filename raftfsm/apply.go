@@ -133,6 +133,18 @@ func objects(data *bolt.Bucket, name []byte) (recs, bodies *bolt.Bucket, err err
 	return recs, bodies, nil
 }
 
+// bucketObjects is objects for a command on an existing bucket: when the
+// bucket is missing it records ErrNoSuchBucket in r and returns nil
+// buckets with a nil error, so callers stop with "if err != nil || recs
+// == nil { return err }".
+func (a *applier) bucketObjects(bucket string, r *Result) (recs, bodies *bolt.Bucket, err error) {
+	recs, bodies, err = objects(a.data, []byte(bucket))
+	if err == nil && recs == nil {
+		r.Err = objstore.ErrNoSuchBucket
+	}
+	return recs, bodies, err
+}
+
 func (a *applier) createBucket(c *Command, r *Result) error {
 	name := []byte(c.Bucket)
 	if a.buckets.Get(name) != nil {
@@ -178,13 +190,9 @@ func (a *applier) deleteBucket(c *Command, r *Result) error {
 
 func (a *applier) putObject(c *Command, r *Result) error {
 	p := c.Put
-	recs, bodies, err := objects(a.data, []byte(p.Bucket))
-	if err != nil {
+	recs, bodies, err := a.bucketObjects(p.Bucket, r)
+	if err != nil || recs == nil {
 		return err
-	}
-	if recs == nil {
-		r.Err = objstore.ErrNoSuchBucket
-		return nil
 	}
 	key := []byte(p.Key)
 	if p.IfMatch != "" || p.IfNoneMatch != "" {
@@ -254,13 +262,9 @@ func bareETag(s string) string {
 }
 
 func (a *applier) deleteObject(c *Command, r *Result) error {
-	recs, bodies, err := objects(a.data, []byte(c.Bucket))
-	if err != nil {
+	recs, bodies, err := a.bucketObjects(c.Bucket, r)
+	if err != nil || recs == nil {
 		return err
-	}
-	if recs == nil {
-		r.Err = objstore.ErrNoSuchBucket
-		return nil
 	}
 	key := []byte(c.Key)
 	// Deleting a missing key is a success, as in S3; bbolt's Delete of a
@@ -375,13 +379,9 @@ func sourceConditionsHold(cp *objstore.CopyRequest, src objstore.ObjectInfo) boo
 // deleteObjects deletes every key of a batch; missing keys are not an
 // error, as in S3.
 func (a *applier) deleteObjects(c *Command, r *Result) error {
-	recs, bodies, err := objects(a.data, []byte(c.Bucket))
-	if err != nil {
+	recs, bodies, err := a.bucketObjects(c.Bucket, r)
+	if err != nil || recs == nil {
 		return err
-	}
-	if recs == nil {
-		r.Err = objstore.ErrNoSuchBucket
-		return nil
 	}
 	for _, k := range c.Keys {
 		key := []byte(k)
@@ -398,13 +398,9 @@ func (a *applier) deleteObjects(c *Command, r *Result) error {
 // putObjectTagging replaces an existing object's tag set. The record keeps
 // its ETag and LastModified; the body is untouched.
 func (a *applier) putObjectTagging(c *Command, r *Result) error {
-	recs, _, err := objects(a.data, []byte(c.Bucket))
-	if err != nil {
+	recs, _, err := a.bucketObjects(c.Bucket, r)
+	if err != nil || recs == nil {
 		return err
-	}
-	if recs == nil {
-		r.Err = objstore.ErrNoSuchBucket
-		return nil
 	}
 	key := []byte(c.Key)
 	v := recs.Get(key)
