@@ -52,6 +52,16 @@ type ObjectInfo struct {
 	// layer); nil when it has none. Tags change without changing ETag or
 	// LastModified, as in S3.
 	Tags map[string]string
+	// ChecksumType is ChecksumFullObject or ChecksumComposite; "" means
+	// full-object (every single-part write).
+	ChecksumType string
+	// Blobs lists, in order, the blobs holding the body when it does not
+	// live inline in the state machine: one for a large single-part
+	// object, one per part for a multipart one. nil for inline bodies.
+	Blobs []BlobRef
+	// PartsCount is the number of parts of an object written by
+	// CompleteMultipartUpload (x-amz-mp-parts-count), 0 otherwise.
+	PartsCount int
 }
 
 // PutRequest is a fully validated PutObject, body included. The receiving
@@ -61,7 +71,10 @@ type PutRequest struct {
 	Bucket string
 	Key    string
 	Body   []byte
-	Info   ObjectInfo // Key, Size and ETag must match Body; LastModified is set by the leader.
+	// Blob, when not nil, holds the body instead of Body (which is then
+	// empty): it is already stored on a majority of the nodes.
+	Blob *BlobRef
+	Info ObjectInfo // Key, Size and ETag must match the body; LastModified is set by the leader.
 	// IfMatch, when not empty, makes the write succeed only if the current
 	// object's ETag equals it (quotes stripped); "*" matches any existing
 	// object. A missing object yields ErrNoSuchKey.
@@ -110,6 +123,13 @@ type CopyRequest struct {
 	// carry a checksum of that algorithm instead of the source's ones; the
 	// state machine computes it from the body when the source lacks it.
 	ChecksumAlgorithm string
+
+	// Blob and SrcETag are set by the node, not the HTTP layer, when the
+	// source's body lives in blobs: the node copies the bytes into Blob
+	// first, and the state machine writes the destination only if the
+	// source still has ETag SrcETag (else the node copies again).
+	Blob    *BlobRef
+	SrcETag string
 }
 
 // ListOptions selects one page of a bucket listing.

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
@@ -34,9 +35,8 @@ type Backend interface {
 	HeadBucket(ctx context.Context, name string) (objstore.BucketInfo, error)
 	ListBuckets(ctx context.Context) ([]objstore.BucketInfo, error)
 	PutObject(ctx context.Context, req *objstore.PutRequest) (objstore.ObjectInfo, error)
-	// GetObject returns the record and the whole body; the body must not be
-	// modified by the caller.
-	GetObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, []byte, error)
+	// GetObject returns the record and a reader of that version's body.
+	GetObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, objstore.Body, error)
 	HeadObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
 	ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error)
@@ -51,6 +51,30 @@ type Backend interface {
 	// PutBucketCors replaces a bucket's CORS rules; nil removes them.
 	// HeadBucket returns them in BucketInfo.CORS.
 	PutBucketCors(ctx context.Context, bucket string, rules []objstore.CORSRule) error
+
+	// StoreBlob streams r into a new blob held durably by a majority of
+	// the nodes, computing its MD5 and the checksums algs, and returns its
+	// reference for a PutRequest or UploadPartRequest. More than limit
+	// bytes fail with objstore.ErrEntityTooLarge; a read error of r is returned
+	// as is. On error nothing is left behind.
+	StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...checksum.Algorithm) (objstore.BlobRef, error)
+	// DiscardBlob removes a blob StoreBlob returned that will never be
+	// referenced (its checksum did not verify). Best effort.
+	DiscardBlob(ctx context.Context, id string) error
+
+	// CreateMultipartUpload starts an upload; the backend assigns
+	// UploadID and Initiated and returns the stored upload.
+	CreateMultipartUpload(ctx context.Context, u *objstore.Upload) (objstore.Upload, error)
+	// UploadPart records a part whose blob StoreBlob stored.
+	UploadPart(ctx context.Context, req *objstore.UploadPartRequest) (objstore.PartInfo, error)
+	// CompleteMultipartUpload writes the object from the listed parts.
+	CompleteMultipartUpload(ctx context.Context, req *objstore.CompleteRequest) (objstore.ObjectInfo, error)
+	// AbortMultipartUpload deletes an upload and its parts.
+	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
+	// ListParts returns up to maxParts parts numbered above marker.
+	ListParts(ctx context.Context, bucket, key, uploadID string, marker, maxParts int) (objstore.ListPartsResult, error)
+	// ListMultipartUploads returns one page of a bucket's uploads.
+	ListMultipartUploads(ctx context.Context, bucket string, opts objstore.ListUploadsOptions) (objstore.ListUploadsResult, error)
 }
 
 // Options configures a Server. Zero values pick the documented defaults.
