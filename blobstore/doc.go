@@ -3,8 +3,8 @@
 // hashing, then read by range. Bodies too large for the Raft log live here
 // (DESIGN.md, "Data path"); the node package replicates them between nodes
 // (node/blob.go) and the state machine records which blobs an object is
-// made of. This doc also describes that replication and the plan for
-// wiring blobs into the state machine and the S3 layer.
+// made of. This doc also describes that replication and how blobs are
+// wired into the state machine and the S3 layer.
 //
 // # Layout and durability
 //
@@ -108,7 +108,7 @@
 //
 // Cases 1 and 2 are known to the state machine, deterministically: the
 // apply that orphans a blob records its ID in a garbage bucket, and each
-// node drains that bucket (see the plan below). Cases 3 and 4 are known to
+// node drains that bucket (see "Garbage (node/blobgc.go)" below). Cases 3 and 4 are known to
 // nobody, so Node.CollectBlobs(ctx, referenced, olderThan) scans the local
 // store and removes every blob older than a grace period that referenced
 // reports unknown; it catches cases 1 and 2 too if a drain was lost. The
@@ -120,114 +120,67 @@
 // A proposal outlives ApplyTimeout only in pathological cases, so a grace
 // period of an hour is safe by a wide margin and costs only disk space.
 //
-// # Integration plan (state machine and S3 layer)
+// # Integration with the state machine and the S3 layer
 //
-// Record format. raftfsm's object record already has a body-location byte
-// (0 = inline in the b/ sub-bucket). Add location 1 = blobs: the record
-// ends, after the version's usual fields, with
-//
-//	[n uvarint] n x { [blob id: 16 raw bytes] [size uvarint] [md5: 16 raw bytes]
-//	                  [part checksums: the record's checksum-map encoding] }
-//
-// in part order (n = 1 for a single PutObject). The object's size is the
-// sum; a byte range maps to parts through the running sum, computed when
-// reading (n <= 10,000); GET/HEAD with partNumber=i is part i's range and
-// x-amz-mp-parts-count is n. Existing records decode unchanged. Keep a
-// second index, blobs/ (blob id -> bucket, key or upload, part), written
-// in the same apply, so that referenced(id) is one bbolt lookup.
+// Record format (raftfsm). An object record's body-location byte is 0 for
+// an inline body and 1 for blobs, in which case the record lists them in
+// part order (n = 1 for a single PutObject or a copy), each with ID, size,
+// MD5 and checksums. The object's size is the sum; a byte range maps to
+// parts through the running sum; GET/HEAD with partNumber=i is part i's
+// range. A second index, blobs/ (blob ID -> size, MD5), is written in the
+// same apply, so "is this blob referenced" is one lookup and a node can
+// list what it must hold.
 //
 // Commands. The receiving node fixes everything non-deterministic (upload
-// IDs, blob refs, checksums); the leader stamps the time:
+// IDs, blob refs, checksums); the leader stamps the time. PutObject
+// carries an optional blob ref instead of the inline body. Multipart
+// uploads are CreateMultipartUpload, UploadPart (after StoreBlob; a part
+// number present already releases its old blob), CompleteMultipartUpload
+// and AbortMultipartUpload; see raftfsm's package doc for the checks and
+// their order. A retried Complete whose object is already in place
+// succeeds with it (the request's part ETags determine the multipart ETag,
+// so no tombstone is needed). DeleteBucket of a bucket without objects
+// drops its open uploads, releasing their parts. CopyObject and
+// UploadPartCopy copy the bytes into a new blob (no sharing, no reference
+// counts); a copy records the source ETag it was made from and fails with
+// raftfsm.ErrSourceChanged if the source changed, and the node copies
+// again.
 //
-//   - PutObject gains an optional blob ref in place of the inline body.
-//     The node calls StoreBlob, verifies Content-MD5 and x-amz-checksum-*
-//     (headers, or aws-chunked trailers known only after the body) against
-//     the BlobRef, then proposes. ETag = BlobRef.MD5.
-//   - CreateMultipartUpload{bucket, key, upload ID (random, receiving
-//     node), content type, headers, user metadata, tagging, checksum
-//     algorithm and type (COMPOSITE or FULL_OBJECT)}. Upload records live
-//     in uploads/<bucket>/ under an order-preserving encoding of
-//     (key, initiated time, upload ID): the key with 0x00 escaped as 0x00
-//     0xFF and terminated by 0x00 0x01 (S3 keys may contain U+0000), then
-//     the time big-endian, so ListMultipartUploads (prefix, delimiter,
-//     key-marker, upload-id-marker) is a cursor walk like ListObjects.
-//   - UploadPart{bucket, key, upload ID, part number, blob ref, part
-//     checksums}, proposed after StoreBlob. Apply: NoSuchUpload if the
-//     upload is gone (the command's blob goes to garbage); a part number
-//     already present is replaced (the old blob goes to garbage). Parts
-//     live under parts/<upload ID><part number, 2 bytes BE>. Part ETag =
-//     the blob's MD5. UploadPartCopy reads the source range (inline body or
-//     OpenBlob), StoreBlobs it and proposes the same command; its
-//     x-amz-copy-source-if-* conditions are checked on the read.
-//   - CompleteMultipartUpload{bucket, key, upload ID, [(part number,
-//     ETag, checksums)], If-Match, If-None-Match}. Apply, in this order:
-//     NoSuchUpload; InvalidPartOrder unless part numbers strictly
-//     ascend; InvalidPart for a part not uploaded or whose ETag differs;
-//     EntityTooSmall for any part but the last under 5 MiB; the
-//     preconditions against the current object (as PutObject does), then
-//     write the object record (location 1, listed parts in order), delete
-//     the upload and its parts, and put unlisted parts' blobs and the
-//     replaced object's blobs in the garbage bucket. ETag = hex(MD5 of the
-//     concatenated binary part MD5s) + "-" + number of parts. Checksums:
-//     COMPOSITE = base64(H(concatenated binary part checksums)) + "-N";
-//     FULL_OBJECT (CRC types only) = the CRCs combined over part lengths
-//     (crc combination is pure arithmetic). Both are deterministic
-//     functions of the part records, so apply computes them. Keep a
-//     completed-upload tombstone (upload ID -> bucket, key, ETag) for a
-//     while, so a client retrying a Complete whose first answer was a 503
-//     gets the result instead of NoSuchUpload.
-//   - AbortMultipartUpload{bucket, key, upload ID}: NoSuchUpload, or delete
-//     the upload and its parts, all part blobs to garbage.
-//   - DeleteObject(s) and any overwrite: the old record's blobs to garbage.
-//     DeleteBucket must decide about open uploads (refuse, or abort them in
-//     the same apply); either way no part blob may be left referenced by
-//     nothing but a dead upload.
+// Garbage (node/blobgc.go). An apply that releases a blob, or a command
+// carrying a blob that fails (NoSuchBucket, NoSuchUpload,
+// PreconditionFailed), lists it in garbage/. Each node polls that list and
+// removes a listed blob Config.BlobGarbageDelay (default a minute) after it
+// first saw the entry, so that a GET that read the old record just before
+// still finds the file; the delay restarts after a reboot, which only
+// keeps files longer. garbage/ is local bookkeeping written
+// deterministically: replicas differ only in how much they have drained.
+// CollectBlobs runs every BlobCollectInterval with a grace period of
+// BlobOrphanAge (both an hour by default) and removes what nothing refers
+// to: blobs whose upload failed after StoreBlob, and replicas that arrived
+// after their blob was drained.
 //
-// Garbage bucket. garbage/ maps (applied index 8 bytes BE, sequence)
-// -> blob ID, written by apply. A node-local drainer wakes after applies,
-// waits a short delay (say a minute, so a GET that read the old record
-// just before the overwrite still finds the file: an open file survives
-// removal, the delay covers the gap between reading the record and
-// opening the file), removes the blobs from the local store and deletes
-// the entries in its own local bbolt transaction. The bucket is local
-// bookkeeping: replicas may differ in what they have drained, so it must
-// stay out of anything that compares state; a snapshot may carry
-// undrained entries, which the restored node simply drains (Remove is
-// idempotent). CollectBlobs (hourly, grace one hour, referenced = the
-// blobs/ index) is the backstop for everything else.
+// Failed uploads. After StoreBlob, the S3 layer calls DiscardBlob only
+// when the command will not be proposed (a Content-MD5 or checksum
+// mismatch). After a definite apply error the state machine has listed
+// the blob as garbage; after objstore.ErrUnavailable the outcome is
+// unknown and the command may still commit, so the blob is left to
+// CollectBlobs.
 //
-// Failed uploads. After StoreBlob, the node may call Node.DiscardBlob
-// only when the command definitely did not and will not commit: a digest
-// or checksum mismatch before proposing, or a definite apply error
-// (PreconditionFailed, NoSuchBucket, NoSuchUpload: apply also lists the
-// blob as garbage). After objstore.ErrUnavailable the outcome is unknown
-// and the command may still commit: leave the blob to CollectBlobs.
+// S3 layer. A PutObject body up to the inline threshold (64 KiB) stays in
+// the log entry; a larger one, or one of unknown length that does not end
+// within the threshold, streams into StoreBlob, so it is never held whole.
+// Parts are always blobs. The chunk-signature and trailer verification
+// sits in front of StoreBlob: a bad signature or checksum fails the upload,
+// which removes the blob. GetObject returns an objstore.Body: for a
+// blob-backed object it opens the parts covering the requested range one
+// after another (OpenBlob per part), so one file and one fetch at a time.
 //
-// S3 layer. PutObject: a body with a Content-Length up to the inline
-// threshold (tens of KiB) stays inline as today; anything larger, or of
-// unknown length (aws-chunked), is read into a threshold-sized buffer and,
-// if it does not end there, continues into StoreBlob(io.MultiReader(head,
-// rest)), so it is never held whole. The chunk-signature verifying reader
-// sits in front of StoreBlob: a bad signature fails the upload, which
-// removes the blob. The Backend's GetObject must return a reader instead
-// of a []byte: for location 1 it opens the parts covering the requested
-// range one after another (OpenBlob per part, each opened when the
-// previous is done, so one file and one fetch at a time) and copies with
-// blobstore.Copy. If OpenBlob fails because no member holds a blob, the
-// record may have been overwritten and collected in between: redo the
-// read (barrier, record, open) once before answering 503. The object size
-// cap becomes 5 GiB for blob bodies.
-//
-// Snapshots and restarts. Snapshots carry metadata and inline bodies
-// only: the bbolt file, not the blob directory. A node that installs a
-// snapshot, or that was down while blobs were written, holds records whose
-// blobs it lacks. Reads heal lazily (OpenBlob). Eagerly: after Restore and
-// at start, walk the blobs/ index and FetchBlob every ID the store lacks,
-// a few at a time, retrying later on failure; and after each apply batch,
-// hand the blob IDs the batch referenced to the same fetcher (a bounded,
-// non-blocking queue: a dropped ID is found by the next walk). A restart
-// needs nothing else: Open removes half-written files, and committed blobs
-// are durable. A blob acknowledged by StoreBlob lives on a majority of
-// voters and its command commits on a majority; the two majorities may
-// differ, which is fine because any holder can serve it.
+// Snapshots and restarts. Snapshots carry metadata, inline bodies and the
+// blobs/ index, not the blob files. Reads heal lazily (OpenBlob). Eagerly,
+// every node walks the blobs/ index at start and every BlobSyncInterval
+// and fetches what it lacks, a few at a time. A restart needs nothing
+// else: Open removes half-written files, and committed blobs are durable.
+// A blob acknowledged by StoreBlob lives on a majority of voters and its
+// command commits on a majority; the two majorities may differ, which is
+// fine because any holder can serve it.
 package blobstore

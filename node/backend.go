@@ -49,12 +49,21 @@ func (n *Node) PutObject(ctx context.Context, req *objstore.PutRequest) (objstor
 	return res.Object, nil
 }
 
-// GetObject returns an object's record and body.
-func (n *Node) GetObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, []byte, error) {
+// GetObject returns an object's record and a reader of its body. The
+// record is read after a barrier; an inline body is copied out with it,
+// a blob-backed one is read from blob files when the caller opens it.
+func (n *Node) GetObject(ctx context.Context, bucket, key string) (objstore.ObjectInfo, objstore.Body, error) {
 	if err := n.readBarrier(ctx); err != nil {
 		return objstore.ObjectInfo{}, nil, err
 	}
-	return n.fsm.GetObject(bucket, key)
+	info, body, err := n.fsm.GetObject(bucket, key)
+	if err != nil {
+		return objstore.ObjectInfo{}, nil, err
+	}
+	if info.Blobs != nil {
+		return info, &blobBody{n: n, blobs: info.Blobs}, nil
+	}
+	return info, inlineBody(body), nil
 }
 
 // HeadObject returns an object's record.
@@ -77,16 +86,6 @@ func (n *Node) ListObjects(ctx context.Context, bucket string, opts objstore.Lis
 		return objstore.ListResult{}, err
 	}
 	return n.fsm.ListObjects(bucket, opts)
-}
-
-// CopyObject copies an object in one command: the state machine reads the
-// source and writes the destination at the same log position.
-func (n *Node) CopyObject(ctx context.Context, req *objstore.CopyRequest) (objstore.ObjectInfo, error) {
-	res, err := n.propose(ctx, raftfsm.NewCopyObject(req))
-	if err != nil {
-		return objstore.ObjectInfo{}, err
-	}
-	return res.Object, nil
 }
 
 // DeleteObjects removes a batch of keys in one command; missing keys

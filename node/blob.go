@@ -21,8 +21,8 @@ import (
 )
 
 // Large-object data path: blob storage, replication and fetch between
-// nodes. The design and the plan for wiring it into the state machine are
-// in blobstore's package doc.
+// nodes. The design and how it is wired into the state machine are in
+// blobstore's package doc.
 //
 // Internal endpoints (authenticated cluster transport, registered by
 // registerBlobRoutes):
@@ -43,7 +43,6 @@ const (
 // blobstore.BufferSize buffer (1 MiB) plus the HTTP stack's small ones, so
 // these bound the memory of the data path to about
 // (maxBlobStores + maxBlobInbound + maxBlobServes + maxBlobFetches) MiB.
-// They become Config fields when the node is wired to s3api.
 const (
 	maxBlobStores  = 16 // concurrent StoreBlob calls (uploads received by this node)
 	maxBlobInbound = 32 // concurrent replicas being received from peers
@@ -78,18 +77,9 @@ var (
 	errBlobStalled    = errors.New("peer made no progress")
 )
 
-// BlobRef names a blob that a majority of voters hold durably, as
-// StoreBlob returns it and as an object record will store it.
-type BlobRef struct {
-	ID   string
-	Size int64
-	// MD5 is the lowercase hex MD5 of the blob: the ETag of a single-part
-	// object, the part ETag of a multipart part.
-	MD5 string
-	// Checksums holds the S3 checksums StoreBlob was asked for, base64,
-	// keyed by lowercase algorithm name ("crc32c").
-	Checksums map[string]string
-}
+// BlobRef is the reference StoreBlob returns and OpenBlob takes; see
+// objstore.BlobRef.
+type BlobRef = objstore.BlobRef
 
 // blobService is one node's blob state: the local store, the bounds and
 // the background work. Start creates it (removing leftover temporary files
@@ -319,6 +309,9 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 		return BlobRef{}, err
 	}
 	if _, err := w.ReadFrom(blobstore.ContextReader(writeCtx, r)); err != nil {
+		if errors.Is(err, blobstore.ErrTooLarge) {
+			err = fmt.Errorf("%w: %w", objstore.ErrEntityTooLarge, err)
+		}
 		return fail(err)
 	}
 	sealed = true

@@ -55,6 +55,20 @@ type Config struct {
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
 
+	// Blob maintenance (blobgc.go). BlobGarbageDelay is how long a blob
+	// released by an overwrite, delete or abort stays on disk before this
+	// node removes it, so that a GET that read the old record just before
+	// still finds the file; default 1m. BlobSyncInterval is how often the
+	// node checks that it holds every referenced blob and fetches the ones
+	// it lacks (after downtime or a snapshot install); default 1m; it also
+	// checks once at start. BlobCollectInterval is how often it removes
+	// orphans (blobs no record refers to, left by failed or abandoned
+	// uploads) older than BlobOrphanAge; defaults 1h and 1h.
+	BlobGarbageDelay    time.Duration
+	BlobSyncInterval    time.Duration
+	BlobCollectInterval time.Duration
+	BlobOrphanAge       time.Duration
+
 	// UnsafeLocalReads serves reads from local state without the ReadIndex
 	// barrier. It breaks linearizability (stale reads after a partition or
 	// on a lagging follower) and exists only so the consistency checker can
@@ -88,6 +102,10 @@ func (c *Config) withDefaults() (Config, error) {
 	def(&out.CommitTimeout, 10*time.Millisecond)
 	def(&out.ApplyTimeout, 10*time.Second)
 	def(&out.SnapshotInterval, 30*time.Second)
+	def(&out.BlobGarbageDelay, time.Minute)
+	def(&out.BlobSyncInterval, time.Minute)
+	def(&out.BlobCollectInterval, time.Hour)
+	def(&out.BlobOrphanAge, time.Hour)
 	if out.LeaderLeaseTimeout > out.HeartbeatTimeout {
 		return out, fmt.Errorf("node: leader lease timeout %v exceeds heartbeat timeout %v", out.LeaderLeaseTimeout, out.HeartbeatTimeout)
 	}

@@ -158,6 +158,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	n.startBlobMaintenance()
 	ok = true
 	return n, nil
 }

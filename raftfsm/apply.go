@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/checksum"
 	bolt "go.etcd.io/bbolt"
@@ -21,17 +22,27 @@ import (
 // after the checks can only be a storage fault; it is returned to the
 // caller, which aborts the whole batch.
 type applier struct {
+	tx      *bolt.Tx
 	buckets *bolt.Bucket // bucket name -> bucket record
-	data    *bolt.Bucket // bucket name -> {o, b} sub-buckets
+	data    *bolt.Bucket // bucket name -> {o, b, u, p} sub-buckets
+
+	// blobs and garbage are the blob index and garbage list (blobs.go),
+	// opened on first use.
+	blobs, garbage *bolt.Bucket
+	// index is the log index of the entry being applied and seq counts the
+	// garbage entries it listed: together they key garbage/.
+	index uint64
+	seq   uint32
 }
 
 func newApplier(tx *bolt.Tx) *applier {
-	return &applier{buckets: tx.Bucket(bktBuckets), data: tx.Bucket(bktData)}
+	return &applier{tx: tx, buckets: tx.Bucket(bktBuckets), data: tx.Bucket(bktData)}
 }
 
 // apply decodes and executes one command, filling r. Client outcomes and
 // invalid commands go to r.Err; the returned error is a storage fault.
-func (a *applier) apply(data []byte, r *Result) error {
+func (a *applier) apply(index uint64, data []byte, r *Result) error {
+	a.index, a.seq = index, 0
 	c, err := UnmarshalCommand(data)
 	if err != nil {
 		r.Err = err
@@ -39,7 +50,18 @@ func (a *applier) apply(data []byte, r *Result) error {
 	}
 	if err := validate(c); err != nil {
 		r.Err = err
-		return nil
+		return a.discardCarried(c)
+	}
+	// A blob is referenced by at most one record; a second command naming
+	// the same blob (a client cannot cause one, a bug could) is refused,
+	// because deleting either record would destroy the other's body.
+	if ref := carriedBlob(c); ref != nil {
+		if dup, err := a.isReferenced(ref.ID); err != nil || dup {
+			if err == nil {
+				r.Err = fmt.Errorf("%w: blob %s is already referenced", ErrInvalidCommand, ref.ID)
+			}
+			return err
+		}
 	}
 	switch c.Type {
 	case TypeCreateBucket:
@@ -58,8 +80,49 @@ func (a *applier) apply(data []byte, r *Result) error {
 		return a.putObjectTagging(c, r)
 	case TypePutBucketCors:
 		return a.putBucketCors(c, r)
+	case TypeCreateMultipartUpload:
+		return a.createMultipartUpload(c, r)
+	case TypeUploadPart:
+		return a.uploadPart(c, r)
+	case TypeCompleteMultipartUpload:
+		return a.completeMultipartUpload(c, r)
+	case TypeAbortMultipartUpload:
+		return a.abortMultipartUpload(c, r)
 	}
 	return nil // TypeNoop
+}
+
+// carriedBlob returns the new blob a command brings, if any.
+func carriedBlob(c *Command) *objstore.BlobRef {
+	switch {
+	case c.Put != nil:
+		return c.Put.Blob
+	case c.Copy != nil:
+		return c.Copy.Blob
+	case c.Part != nil:
+		return &c.Part.Blob
+	}
+	return nil
+}
+
+// discardCarried lists the blob of a command that failed as garbage: no
+// record will ever refer to it. Only a well-formed ID is listed, so that a
+// corrupt command cannot name a file to delete.
+func (a *applier) discardCarried(c *Command) error {
+	ref := carriedBlob(c)
+	if ref == nil || !blobstore.ValidID(ref.ID) {
+		return nil
+	}
+	if dup, err := a.isReferenced(ref.ID); err != nil || dup {
+		return err
+	}
+	return a.discard(ref.ID)
+}
+
+// failed records a client outcome for c and discards its blob.
+func (a *applier) failed(c *Command, r *Result, err error) error {
+	r.Err = err
+	return a.discardCarried(c)
 }
 
 // validate rejects field values bbolt cannot store, so that the writes
@@ -97,10 +160,24 @@ func validate(c *Command) error {
 				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, cp.ChecksumAlgorithm)
 			}
 		}
+		if cp.Blob != nil {
+			if err := validBlobRef(cp.Blob); err != nil {
+				return err
+			}
+		}
 	case TypePutObject:
 		p := c.Put
 		if err := validName("key", p.Key); err != nil {
 			return err
+		}
+		if p.Blob != nil {
+			if err := validBlobRef(p.Blob); err != nil {
+				return err
+			}
+			if len(p.Body) != 0 || p.Info.Size != p.Blob.Size || p.Info.ETag != p.Blob.MD5 {
+				return fmt.Errorf("%w: blob-backed put disagrees with its blob", ErrInvalidCommand)
+			}
+			return nil
 		}
 		if p.Info.Size != int64(len(p.Body)) {
 			return fmt.Errorf("%w: size %d for a %d-byte body", ErrInvalidCommand, p.Info.Size, len(p.Body))
@@ -108,6 +185,8 @@ func validate(c *Command) error {
 		if len(p.Body) > bolt.MaxValueSize {
 			return fmt.Errorf("%w: %d-byte body exceeds the inline limit", ErrInvalidCommand, len(p.Body))
 		}
+	case TypeCreateMultipartUpload, TypeUploadPart, TypeCompleteMultipartUpload, TypeAbortMultipartUpload:
+		return validateMultipart(c)
 	}
 	return nil
 }
@@ -182,6 +261,11 @@ func (a *applier) deleteBucket(c *Command, r *Result) error {
 		r.Err = objstore.ErrBucketNotEmpty
 		return nil
 	}
+	// Uploads in progress do not keep a bucket alive (S3 deletes them with
+	// it); their part blobs become garbage.
+	if err := a.releaseAllParts(a.data.Bucket(name)); err != nil {
+		return err
+	}
 	if err := a.buckets.Delete(name); err != nil {
 		return err
 	}
@@ -192,32 +276,58 @@ func (a *applier) putObject(c *Command, r *Result) error {
 	p := c.Put
 	recs, bodies, err := a.bucketObjects(p.Bucket, r)
 	if err != nil || recs == nil {
+		if err == nil {
+			err = a.discardCarried(c)
+		}
 		return err
 	}
 	key := []byte(p.Key)
+	cur := recs.Get(key)
 	if p.IfMatch != "" || p.IfNoneMatch != "" {
-		outcome, err := preconditions(p.IfMatch, p.IfNoneMatch, key, recs.Get(key))
+		outcome, err := preconditions(p.IfMatch, p.IfNoneMatch, key, cur)
 		if err != nil {
 			return err
 		}
 		if outcome != nil {
-			r.Err = outcome
-			return nil
+			return a.failed(c, r, outcome)
 		}
 	}
 
 	info := p.Info
 	info.Key = p.Key
 	info.LastModified = unixTime(c.Time)
-	if err := recs.Put(key, appendRecord(nil, &info)); err != nil {
+	info.ChecksumType, info.PartsCount, info.Blobs = "", 0, nil
+	if p.Blob != nil {
+		info.Blobs = []objstore.BlobRef{*p.Blob}
+	}
+	return a.writeObject(recs, bodies, key, cur, &info, p.Body, r)
+}
+
+// writeObject replaces the object at key (current record cur, nil if
+// none) with info and, for an inline object, body. The blobs of the
+// replaced version become garbage and info's blobs become referenced.
+func (a *applier) writeObject(recs, bodies *bolt.Bucket, key, cur []byte, info *objstore.ObjectInfo, body []byte, r *Result) error {
+	if err := a.releaseRecord(key, cur); err != nil {
 		return err
 	}
-	// p.Body aliases the log entry's Data, which outlives the transaction,
-	// as bbolt requires of values passed to Put.
-	if err := bodies.Put(key, p.Body); err != nil {
+	if err := recs.Put(key, appendRecord(nil, info)); err != nil {
 		return err
 	}
-	r.Object = info
+	if info.Blobs != nil {
+		if err := bodies.Delete(key); err != nil {
+			return err
+		}
+		for i := range info.Blobs {
+			if err := a.reference(&info.Blobs[i]); err != nil {
+				return err
+			}
+		}
+	} else if err := bodies.Put(key, body); err != nil {
+		// body aliases the log entry's Data (or a copy), which outlives
+		// the transaction, as bbolt requires of values passed to Put.
+		return err
+	}
+	r.Object = *info
 	return nil
 }
 
@@ -269,6 +379,9 @@ func (a *applier) deleteObject(c *Command, r *Result) error {
 	key := []byte(c.Key)
 	// Deleting a missing key is a success, as in S3; bbolt's Delete of a
 	// missing key is a no-op.
+	if err := a.releaseRecord(key, recs.Get(key)); err != nil {
+		return err
+	}
 	if err := recs.Delete(key); err != nil {
 		return err
 	}
@@ -290,42 +403,39 @@ func (a *applier) copyObject(c *Command, r *Result) error {
 		return err
 	}
 	if srcRecs == nil || dstRecs == nil {
-		r.Err = objstore.ErrNoSuchBucket
-		return nil
+		return a.failed(c, r, objstore.ErrNoSuchBucket)
 	}
 	srcKey := []byte(cp.SrcKey)
 	v := srcRecs.Get(srcKey)
 	if v == nil {
-		r.Err = objstore.ErrNoSuchKey
-		return nil
+		return a.failed(c, r, objstore.ErrNoSuchKey)
 	}
 	src, err := decodeRecord(srcKey, v)
 	if err != nil {
 		return err
 	}
 	if !sourceConditionsHold(cp, src) {
-		r.Err = objstore.ErrPreconditionFailed
-		return nil
+		return a.failed(c, r, objstore.ErrPreconditionFailed)
+	}
+	// A blob-backed source is copied by the node before proposing (its
+	// bytes are not in this store): the command must carry that copy, made
+	// from the version the source still is. An inline source is copied
+	// here, so a command carrying a blob for it is stale too.
+	if (src.Blobs != nil) != (cp.Blob != nil) ||
+		(cp.Blob != nil && (src.ETag != cp.SrcETag || src.Size != cp.Blob.Size)) {
+		return a.failed(c, r, ErrSourceChanged)
 	}
 	dstKey := []byte(cp.Key)
+	cur := dstRecs.Get(dstKey)
 	if cp.IfMatch != "" || cp.IfNoneMatch != "" {
-		outcome, err := preconditions(cp.IfMatch, cp.IfNoneMatch, dstKey, dstRecs.Get(dstKey))
+		outcome, err := preconditions(cp.IfMatch, cp.IfNoneMatch, dstKey, cur)
 		if err != nil {
 			return err
 		}
 		if outcome != nil {
-			r.Err = outcome
-			return nil
+			return a.failed(c, r, outcome)
 		}
 	}
-	b := srcBodies.Get(srcKey)
-	if int64(len(b)) != src.Size {
-		return fmt.Errorf("%w: object %q: %d-byte body for size %d", errCorrupt, cp.SrcKey, len(b), src.Size)
-	}
-	// The source value is bbolt memory (a page, or a value put earlier in
-	// this batch); the destination write may touch the same pages, so the
-	// body is copied before it is put back.
-	body := bytes.Clone(b)
 
 	info := src
 	info.Key = cp.Key
@@ -336,22 +446,52 @@ func (a *applier) copyObject(c *Command, r *Result) error {
 	if cp.ReplaceTags {
 		info.Tags = cp.Tags
 	}
-	if alg := cp.ChecksumAlgorithm; alg != "" {
-		sum, ok := src.Checksums[alg]
-		if !ok {
-			algo, _ := checksum.ParseAlgorithm(alg) // checked by validate
-			sum = algo.Of(body)
+	var body []byte
+	if cp.Blob != nil {
+		// The copy is a new single-part object: its ETag is the MD5 of
+		// the bytes and its checksums were computed over them while they
+		// were copied (the node asks for the source's algorithms).
+		info.Blobs = []objstore.BlobRef{*cp.Blob}
+		info.ETag, info.PartsCount, info.ChecksumType = cp.Blob.MD5, 0, ""
+		info.Checksums = nil
+		for alg := range src.Checksums {
+			if v, ok := cp.Blob.Checksums[alg]; ok {
+				if info.Checksums == nil {
+					info.Checksums = map[string]string{}
+				}
+				info.Checksums[alg] = v
+			}
 		}
-		info.Checksums = map[string]string{alg: sum}
+		if alg := cp.ChecksumAlgorithm; alg != "" {
+			sum, ok := cp.Blob.Checksums[alg]
+			if !ok {
+				return a.failed(c, r, fmt.Errorf("%w: copy lacks its %s checksum", ErrInvalidCommand, alg))
+			}
+			info.Checksums = map[string]string{alg: sum}
+		}
+	} else {
+		b := srcBodies.Get(srcKey)
+		if int64(len(b)) != src.Size {
+			return fmt.Errorf("%w: object %q: %d-byte body for size %d", errCorrupt, cp.SrcKey, len(b), src.Size)
+		}
+		// The source value is bbolt memory (a page, or a value put earlier
+		// in this batch); the destination write may touch the same pages,
+		// so the body is copied before it is put back.
+		body = bytes.Clone(b)
+		if alg := cp.ChecksumAlgorithm; alg != "" {
+			sum, ok := src.Checksums[alg]
+			if !ok {
+				algo, _ := checksum.ParseAlgorithm(alg) // checked by validate
+				sum = algo.Of(body)
+			}
+			info.Checksums = map[string]string{alg: sum}
+		}
 	}
-	if err := dstRecs.Put(dstKey, appendRecord(nil, &info)); err != nil {
-		return err
+	if bytes.Equal(srcKey, dstKey) && cp.SrcBucket == cp.Bucket && cp.Blob == nil {
+		// Copy onto itself of an inline object: nothing to release.
+		cur = nil
 	}
-	if err := dstBodies.Put(dstKey, body); err != nil {
-		return err
-	}
-	r.Object = info
-	return nil
+	return a.writeObject(dstRecs, dstBodies, dstKey, cur, &info, body, r)
 }
 
 // sourceConditionsHold evaluates x-amz-copy-source-if-* against the source
@@ -385,6 +525,9 @@ func (a *applier) deleteObjects(c *Command, r *Result) error {
 	}
 	for _, k := range c.Keys {
 		key := []byte(k)
+		if err := a.releaseRecord(key, recs.Get(key)); err != nil {
+			return err
+		}
 		if err := recs.Delete(key); err != nil {
 			return err
 		}

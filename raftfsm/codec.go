@@ -329,6 +329,16 @@ func (d *decoder) count(min int) int {
 	return int(n)
 }
 
+// bounded reads a uvarint that must not exceed max.
+func (d *decoder) bounded(max int) int {
+	v := d.uvarint()
+	if v > uint64(max) {
+		d.fail(fmt.Errorf("value %d exceeds %d", v, max))
+		return 0
+	}
+	return int(v)
+}
+
 // list reads what appendList wrote; an empty list is nil.
 func (d *decoder) list() []string {
 	n := d.count(1)
@@ -407,24 +417,81 @@ func (d *decoder) done() error {
 
 // On-disk records. Each starts with its own version byte so the layout can
 // evolve without a migration: a reader dispatches on it. Version 2 object
-// records end with the tag set; version 2 bucket records with the CORS
-// rules. Both versions are read; version 2 is written.
+// records end with the tag set; version 3 adds the checksum type, the parts
+// count and, for blob-backed bodies, the blob list. Version 2 bucket
+// records end with the CORS rules. Every version is read; object records
+// are written as version 3, bucket records as version 2.
 
 const (
-	recordVersion = 2
+	recordVersion       = 3
+	bucketRecordVersion = 2
 
 	// bodyInline: the body is the value under the same key in the bucket's
-	// body sub-bucket. Large objects (issue 4) will add a blob-reference
-	// location whose record carries the blob's id instead.
+	// body sub-bucket.
 	bodyInline = 0
+	// bodyBlobs: the body is the concatenation of the blobs the record
+	// lists (objstore.ObjectInfo.Blobs); nothing is in the body bucket.
+	bodyBlobs = 1
 )
 
+// appendBlobRef appends a blob reference: id, size, md5, checksums.
+func appendBlobRef(b []byte, r *objstore.BlobRef) []byte {
+	b = appendString(b, r.ID)
+	b = binary.AppendUvarint(b, uint64(r.Size))
+	b = appendString(b, r.MD5)
+	return appendMap(b, r.Checksums)
+}
+
+func blobRefSize(r *objstore.BlobRef) int {
+	return 3*binary.MaxVarintLen64 + len(r.ID) + len(r.MD5) + mapSize(r.Checksums)
+}
+
+func (d *decoder) blobRef() objstore.BlobRef {
+	return objstore.BlobRef{ID: d.string(), Size: d.size(), MD5: d.string(), Checksums: d.stringMap()}
+}
+
+// appendBlobList appends a count and then the references in order.
+func appendBlobList(b []byte, refs []objstore.BlobRef) []byte {
+	b = binary.AppendUvarint(b, uint64(len(refs)))
+	for i := range refs {
+		b = appendBlobRef(b, &refs[i])
+	}
+	return b
+}
+
+func (d *decoder) blobList() []objstore.BlobRef {
+	// A reference takes at least four bytes: three empty fields and a
+	// zero size.
+	n := d.count(4)
+	if n == 0 {
+		return nil
+	}
+	out := make([]objstore.BlobRef, 0, n)
+	for range n {
+		out = append(out, d.blobRef())
+	}
+	if d.err != nil {
+		return nil
+	}
+	return out
+}
+
 // appendRecord encodes an object's metadata record. Key is not stored in
-// the record: it is the bbolt key.
+// the record: it is the bbolt key. The body location follows from Blobs.
 func appendRecord(b []byte, in *objstore.ObjectInfo) []byte {
-	b = append(b, recordVersion, bodyInline)
+	loc := byte(bodyInline)
+	if in.Blobs != nil {
+		loc = bodyBlobs
+	}
+	b = append(b, recordVersion, loc)
 	b = appendTime(b, in.LastModified)
-	return appendInfo(b, in)
+	b = appendInfo(b, in)
+	b = appendString(b, in.ChecksumType)
+	b = binary.AppendUvarint(b, uint64(in.PartsCount))
+	if loc == bodyBlobs {
+		b = appendBlobList(b, in.Blobs)
+	}
+	return b
 }
 
 // decodeRecord decodes a record written by appendRecord. The returned
@@ -434,14 +501,25 @@ func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
 	d := decoder{b: v}
 	info := objstore.ObjectInfo{Key: string(key)}
 	ver := d.byte()
-	if d.err == nil && ver != 1 && ver != recordVersion {
+	if d.err == nil && (ver < 1 || ver > recordVersion) {
 		return info, fmt.Errorf("raftfsm: object record %q: unsupported version %d", key, ver)
 	}
-	if loc := d.byte(); d.err == nil && loc != bodyInline {
+	loc := d.byte()
+	if d.err == nil && loc != bodyInline && (ver < 3 || loc != bodyBlobs) {
 		return info, fmt.Errorf("raftfsm: object record %q: unsupported body location %d", key, loc)
 	}
 	info.LastModified = unixTime(d.varint())
 	d.info(&info, ver >= 2)
+	if ver >= 3 {
+		info.ChecksumType = d.string()
+		info.PartsCount = d.bounded(objstore.MaxParts)
+		if loc == bodyBlobs {
+			info.Blobs = d.blobList()
+			if info.Blobs == nil {
+				info.Blobs = []objstore.BlobRef{}
+			}
+		}
+	}
 	if err := d.done(); err != nil {
 		return info, fmt.Errorf("raftfsm: object record %q: %w", key, err)
 	}
@@ -451,7 +529,7 @@ func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
 // appendBucketRecord encodes a bucket's record: version, creation time and
 // (version 2) the CORS rules. Name is not stored: it is the bbolt key.
 func appendBucketRecord(b []byte, info *objstore.BucketInfo) []byte {
-	b = append(b, recordVersion)
+	b = append(b, bucketRecordVersion)
 	b = appendTime(b, info.Created)
 	return appendCORS(b, info.CORS)
 }
@@ -459,7 +537,7 @@ func appendBucketRecord(b []byte, info *objstore.BucketInfo) []byte {
 func decodeBucketRecord(name, v []byte) (objstore.BucketInfo, error) {
 	d := decoder{b: v}
 	ver := d.byte()
-	if d.err == nil && ver != 1 && ver != recordVersion {
+	if d.err == nil && ver != 1 && ver != bucketRecordVersion {
 		return objstore.BucketInfo{}, fmt.Errorf("raftfsm: bucket record %q: unsupported version %d", name, ver)
 	}
 	info := objstore.BucketInfo{Name: string(name), Created: unixTime(d.varint())}

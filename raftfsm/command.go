@@ -35,6 +35,18 @@ const (
 	TypePutObjectTagging CommandType = 8
 	// TypePutBucketCors replaces a bucket's CORS rules (nil removes them).
 	TypePutBucketCors CommandType = 9
+
+	// Types added with envelope version 3, which also gave PutObject and
+	// CopyObject an optional blob reference.
+
+	// TypeCreateMultipartUpload starts an upload (objstore.Upload).
+	TypeCreateMultipartUpload CommandType = 10
+	// TypeUploadPart records (or replaces) one part's blob.
+	TypeUploadPart CommandType = 11
+	// TypeCompleteMultipartUpload turns listed parts into an object.
+	TypeCompleteMultipartUpload CommandType = 12
+	// TypeAbortMultipartUpload deletes an upload and its parts.
+	TypeAbortMultipartUpload CommandType = 13
 )
 
 func (t CommandType) String() string {
@@ -57,6 +69,14 @@ func (t CommandType) String() string {
 		return "PutObjectTagging"
 	case TypePutBucketCors:
 		return "PutBucketCors"
+	case TypeCreateMultipartUpload:
+		return "CreateMultipartUpload"
+	case TypeUploadPart:
+		return "UploadPart"
+	case TypeCompleteMultipartUpload:
+		return "CompleteMultipartUpload"
+	case TypeAbortMultipartUpload:
+		return "AbortMultipartUpload"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -76,13 +96,20 @@ func (t CommandType) String() string {
 // PutObject's payload) and types 6 to 9. Marshal writes version 2;
 // UnmarshalCommand still reads version 1 entries (types 1 to 5, info
 // without tags), so logs written before the change replay unchanged.
+//
+// Version 3 added an optional blob reference to PutObject (before the
+// inline body) and to CopyObject (with the source ETag it was copied
+// from), and types 10 to 13. Versions 1 and 2 still decode.
 const (
-	commandVersion = 2
+	commandVersion = 3
 	headerLen      = 10
 )
 
 // knownVersion reports whether v is an envelope version this code decodes.
-func knownVersion(v byte) bool { return v == 1 || v == commandVersion }
+func knownVersion(v byte) bool { return v >= 1 && v <= commandVersion }
+
+// maxTypeOf is the highest command type each envelope version carries.
+var maxTypeOf = [...]CommandType{1: TypeNoop, 2: TypePutBucketCors, 3: TypeAbortMultipartUpload}
 
 // Command is one state-machine operation: the unit a node proposes to Raft.
 // Build one with the New* constructors, fill Time on the leader, and Marshal.
@@ -124,6 +151,18 @@ type Command struct {
 	// CORS is the rule list of a TypePutBucketCors command; nil removes the
 	// bucket's configuration.
 	CORS []objstore.CORSRule
+
+	// UploadID names the upload of TypeAbortMultipartUpload; the other
+	// multipart types carry it in their request, and UnmarshalCommand
+	// copies it here.
+	UploadID string
+	// Upload is the upload a TypeCreateMultipartUpload command starts
+	// (Initiated is not encoded: it is Time).
+	Upload *objstore.Upload
+	// Part is the request of a TypeUploadPart command.
+	Part *objstore.UploadPartRequest
+	// Complete is the request of a TypeCompleteMultipartUpload command.
+	Complete *objstore.CompleteRequest
 }
 
 // NewCreateBucket returns a command creating bucket. It fails with
@@ -182,6 +221,30 @@ func NewPutBucketCors(bucket string, rules []objstore.CORSRule) *Command {
 	return &Command{Type: TypePutBucketCors, Bucket: bucket, CORS: rules}
 }
 
+// NewCreateMultipartUpload returns a command starting upload u. The
+// receiving node chooses u.UploadID; it fails with ErrNoSuchBucket.
+func NewCreateMultipartUpload(u *objstore.Upload) *Command {
+	return &Command{Type: TypeCreateMultipartUpload, Bucket: u.Bucket, Key: u.Key, UploadID: u.UploadID, Upload: u}
+}
+
+// NewUploadPart returns a command recording a part whose blob is stored.
+// It fails with ErrNoSuchBucket or ErrNoSuchUpload; either way the blob
+// becomes garbage.
+func NewUploadPart(req *objstore.UploadPartRequest) *Command {
+	return &Command{Type: TypeUploadPart, Bucket: req.Bucket, Key: req.Key, UploadID: req.UploadID, Part: req}
+}
+
+// NewCompleteMultipartUpload returns a command completing an upload.
+func NewCompleteMultipartUpload(req *objstore.CompleteRequest) *Command {
+	return &Command{Type: TypeCompleteMultipartUpload, Bucket: req.Bucket, Key: req.Key, UploadID: req.UploadID, Complete: req}
+}
+
+// NewAbortMultipartUpload returns a command deleting an upload and its
+// parts; ErrNoSuchUpload if it does not exist.
+func NewAbortMultipartUpload(bucket, key, uploadID string) *Command {
+	return &Command{Type: TypeAbortMultipartUpload, Bucket: bucket, Key: key, UploadID: uploadID}
+}
+
 // Marshal encodes c into a new slice, sized up front so a 4 KiB body is
 // copied exactly once. The encoding is canonical: equal commands give equal
 // bytes (maps are written in key order).
@@ -193,10 +256,26 @@ func (c *Command) Marshal() []byte {
 	switch {
 	case c.Type == TypePutObject && c.Put != nil:
 		p := c.Put
-		n += 5*binary.MaxVarintLen64 + len(p.Bucket) + len(p.Key) + len(p.IfMatch) +
+		n += 6*binary.MaxVarintLen64 + len(p.Bucket) + len(p.Key) + len(p.IfMatch) +
 			len(p.IfNoneMatch) + len(p.Body) + infoSize(&p.Info)
+		if p.Blob != nil {
+			n += blobRefSize(p.Blob)
+		}
 	case c.Type == TypeCopyObject && c.Copy != nil:
-		n += copySize(c.Copy)
+		n += copySize(c.Copy) + 2*binary.MaxVarintLen64 + len(c.Copy.SrcETag)
+		if c.Copy.Blob != nil {
+			n += blobRefSize(c.Copy.Blob)
+		}
+	case c.Type == TypeCreateMultipartUpload && c.Upload != nil:
+		n += 2*binary.MaxVarintLen64 + len(c.Upload.UploadID) + uploadFieldsSize(c.Upload)
+	case c.Type == TypeUploadPart && c.Part != nil:
+		n += 3*binary.MaxVarintLen64 + len(c.Part.UploadID) + blobRefSize(&c.Part.Blob)
+	case c.Type == TypeCompleteMultipartUpload && c.Complete != nil:
+		cr := c.Complete
+		n += 4*binary.MaxVarintLen64 + len(cr.UploadID) + len(cr.IfMatch) + len(cr.IfNoneMatch) +
+			mapSize(cr.Checksums) + completePartsSize(cr.Parts)
+	case c.Type == TypeAbortMultipartUpload:
+		n += binary.MaxVarintLen64 + len(c.UploadID)
 	case c.Type == TypeDeleteObjects:
 		n += listSize(c.Keys)
 	case c.Type == TypePutObjectTagging:
@@ -224,12 +303,50 @@ func (c *Command) Marshal() []byte {
 		b = appendString(b, p.IfMatch)
 		b = appendString(b, p.IfNoneMatch)
 		b = appendInfo(b, &p.Info)
+		b = appendOptionalBlob(b, p.Blob)
 		b = appendBytes(b, p.Body) // last: the bulk of the entry
 	case TypeCopyObject:
 		if c.Copy == nil {
 			panic("raftfsm: Marshal of a CopyObject command with nil Copy")
 		}
 		b = appendCopy(b, c.Copy)
+		b = appendOptionalBlob(b, c.Copy.Blob)
+		b = appendString(b, c.Copy.SrcETag)
+	case TypeCreateMultipartUpload:
+		if c.Upload == nil {
+			panic("raftfsm: Marshal of a CreateMultipartUpload command with nil Upload")
+		}
+		u := c.Upload
+		b = appendString(b, u.Bucket)
+		b = appendString(b, u.Key)
+		b = appendString(b, u.UploadID)
+		b = appendUploadFields(b, u)
+	case TypeUploadPart:
+		if c.Part == nil {
+			panic("raftfsm: Marshal of an UploadPart command with nil Part")
+		}
+		p := c.Part
+		b = appendString(b, p.Bucket)
+		b = appendString(b, p.Key)
+		b = appendString(b, p.UploadID)
+		b = binary.AppendUvarint(b, uint64(p.PartNumber))
+		b = appendBlobRef(b, &p.Blob)
+	case TypeCompleteMultipartUpload:
+		if c.Complete == nil {
+			panic("raftfsm: Marshal of a CompleteMultipartUpload command with nil Complete")
+		}
+		cr := c.Complete
+		b = appendString(b, cr.Bucket)
+		b = appendString(b, cr.Key)
+		b = appendString(b, cr.UploadID)
+		b = appendString(b, cr.IfMatch)
+		b = appendString(b, cr.IfNoneMatch)
+		b = appendMap(b, cr.Checksums)
+		b = appendCompleteParts(b, cr.Parts)
+	case TypeAbortMultipartUpload:
+		b = appendString(b, c.Bucket)
+		b = appendString(b, c.Key)
+		b = appendString(b, c.UploadID)
 	case TypeDeleteObjects:
 		b = appendString(b, c.Bucket)
 		b = appendList(b, c.Keys)
@@ -267,8 +384,8 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 		Type: CommandType(data[1]),
 		Time: int64(binary.BigEndian.Uint64(data[2:headerLen])),
 	}
-	if version == 1 && c.Type > TypeNoop {
-		return nil, fmt.Errorf("%w: type %d in a version 1 envelope", ErrInvalidCommand, data[1])
+	if c.Type > maxTypeOf[version] {
+		return nil, fmt.Errorf("%w: type %d in a version %d envelope", ErrInvalidCommand, data[1], version)
 	}
 	d := decoder{b: data[headerLen:]}
 	switch c.Type {
@@ -284,12 +401,39 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 		p.IfMatch = d.string()
 		p.IfNoneMatch = d.string()
 		d.info(&p.Info, version >= 2)
+		if version >= 3 {
+			p.Blob = d.optionalBlob()
+		}
 		p.Body = d.bytes()
 		p.Info.Key = p.Key
 		c.Bucket, c.Key, c.Put = p.Bucket, p.Key, p
 	case TypeCopyObject:
 		cp := d.copyRequest()
+		if version >= 3 {
+			cp.Blob = d.optionalBlob()
+			cp.SrcETag = d.string()
+		}
 		c.Bucket, c.Key, c.Copy = cp.Bucket, cp.Key, cp
+	case TypeCreateMultipartUpload:
+		u := &objstore.Upload{Bucket: d.string(), Key: d.string(), UploadID: d.string()}
+		d.uploadFields(u)
+		c.Bucket, c.Key, c.UploadID, c.Upload = u.Bucket, u.Key, u.UploadID, u
+	case TypeUploadPart:
+		p := &objstore.UploadPartRequest{Bucket: d.string(), Key: d.string(), UploadID: d.string()}
+		p.PartNumber = d.bounded(objstore.MaxParts + 1)
+		p.Blob = d.blobRef()
+		c.Bucket, c.Key, c.UploadID, c.Part = p.Bucket, p.Key, p.UploadID, p
+	case TypeCompleteMultipartUpload:
+		cr := &objstore.CompleteRequest{Bucket: d.string(), Key: d.string(), UploadID: d.string()}
+		cr.IfMatch = d.string()
+		cr.IfNoneMatch = d.string()
+		cr.Checksums = d.stringMap()
+		cr.Parts = d.completeParts()
+		c.Bucket, c.Key, c.UploadID, c.Complete = cr.Bucket, cr.Key, cr.UploadID, cr
+	case TypeAbortMultipartUpload:
+		c.Bucket = d.string()
+		c.Key = d.string()
+		c.UploadID = d.string()
 	case TypeDeleteObjects:
 		c.Bucket = d.string()
 		c.Keys = d.list()
@@ -349,8 +493,9 @@ type Result struct {
 //	byte     1 if Object follows, else 0
 //	         Object: Key, LastModified, then the shared info fields
 //
-// Version 2 added the tag set to the info fields; version 1 still decodes.
-const resultVersion = 2
+// Version 2 added the tag set to the info fields; version 3 the checksum
+// type and parts count after them. Older versions still decode.
+const resultVersion = 3
 
 // codeOther is any error not in wireErrors. Codes are part of the wire
 // format: append, never renumber.
@@ -367,6 +512,12 @@ var wireErrors = []error{
 	8:  ErrInvalidCommand,
 	9:  ErrStoreFailed,
 	10: ErrClosed,
+	11: objstore.ErrNoSuchUpload,
+	12: objstore.ErrInvalidPart,
+	13: objstore.ErrInvalidPartOrder,
+	14: objstore.ErrEntityTooSmall,
+	15: objstore.ErrBadDigest,
+	16: ErrSourceChanged,
 }
 
 func errorCode(err error) byte {
@@ -409,7 +560,9 @@ func MarshalResult(r *Result) []byte {
 	b = append(b, 1)
 	b = appendString(b, r.Object.Key)
 	b = appendTime(b, r.Object.LastModified)
-	return appendInfo(b, &r.Object)
+	b = appendInfo(b, &r.Object)
+	b = appendString(b, r.Object.ChecksumType)
+	return binary.AppendUvarint(b, uint64(r.Object.PartsCount))
 }
 
 // UnmarshalResult decodes bytes produced by MarshalResult. Malformed input
@@ -419,7 +572,7 @@ func MarshalResult(r *Result) []byte {
 func UnmarshalResult(data []byte) (*Result, error) {
 	d := decoder{b: data}
 	version := d.byte()
-	if d.err == nil && version != 1 && version != resultVersion {
+	if d.err == nil && (version < 1 || version > resultVersion) {
 		return nil, fmt.Errorf("%w: unknown encoding version %d", ErrInvalidResult, version)
 	}
 	r := &Result{}
@@ -445,6 +598,10 @@ func UnmarshalResult(data []byte) (*Result, error) {
 		r.Object.Key = d.string()
 		r.Object.LastModified = unixTime(d.varint())
 		d.info(&r.Object, version >= 2)
+		if version >= 3 {
+			r.Object.ChecksumType = d.string()
+			r.Object.PartsCount = d.bounded(objstore.MaxParts)
+		}
 	default:
 		d.fail(errors.New("bad object flag"))
 	}

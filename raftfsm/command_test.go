@@ -175,7 +175,7 @@ func TestSetTime(t *testing.T) {
 	if got.Time != 1234567890123 {
 		t.Fatalf("Time = %d", got.Time)
 	}
-	for _, bad := range [][]byte{nil, {commandVersion, 1}, {3, 1, 0, 0, 0, 0, 0, 0, 0, 0}} {
+	for _, bad := range [][]byte{nil, {commandVersion, 1}, {commandVersion + 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}} {
 		if err := SetTime(bad, 1); !errors.Is(err, ErrInvalidCommand) {
 			t.Errorf("SetTime(% x) = %v, want ErrInvalidCommand", bad, err)
 		}
@@ -203,7 +203,7 @@ func TestUnmarshalCommandRejectsCorruptInput(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"short header", []byte{1, 1, 0}},
-		{"unknown version", header(3, byte(TypeNoop))},
+		{"unknown version", header(commandVersion+1, byte(TypeNoop))},
 		{"new type in version 1", header(1, byte(TypeDeleteObjects))},
 		{"version zero", header(0, byte(TypeNoop))},
 		{"type zero", header(1, 0)},
@@ -360,8 +360,8 @@ func TestUnmarshalResultRejectsCorruptInput(t *testing.T) {
 		}
 	}
 	for _, bad := range [][]byte{
-		{3, 0, 0, 0},             // version
-		{resultVersion, 0, 0, 9}, // object flag
+		{resultVersion + 1, 0, 0, 0}, // version
+		{resultVersion, 0, 0, 9},     // object flag
 		append(bytes.Clone(good), 0),
 	} {
 		if _, err := UnmarshalResult(bad); !errors.Is(err, ErrInvalidResult) {

@@ -8,13 +8,16 @@
 //
 // A log entry's Data is one Command in a versioned envelope:
 //
-//	[version=2][type][time: 8 bytes big-endian unix ns][payload]
+//	[version=3][type][time: 8 bytes big-endian unix ns][payload]
 //
 // Version 2 added the object tag set to PutObject's payload and the types
-// CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 1
-// entries (written before) still decode, so an existing log replays; the
-// leader writes version 2. (A mixed-version cluster is not supported: a
-// node running version 1 code cannot apply version 2 entries.)
+// CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 3
+// added an optional blob reference to PutObject and CopyObject and the
+// multipart types (CreateMultipartUpload, UploadPart,
+// CompleteMultipartUpload, AbortMultipartUpload). Older entries still
+// decode, so an existing log replays; the leader writes version 3. (A
+// mixed-version cluster is not supported: a node running older code
+// cannot apply newer entries.)
 //
 // The payload is a hand-written sequence of uvarint-length-prefixed fields
 // (codec.go): no reflection, no JSON, because a 4 KiB PUT body rides inside
@@ -44,6 +47,19 @@
 // checksum algorithm the source lacks, the FSM computes it from the body
 // (deterministic, so every replica stores the same value). DeleteObjects
 // is one command for the whole batch.
+//
+// Multipart uploads are four commands. The receiving node picks the upload
+// ID (clock plus random bits) and stores each part as a blob before
+// proposing UploadPart; re-uploading a part number releases the old blob.
+// CompleteMultipartUpload checks, in S3's order, that the upload exists
+// (a retried Complete whose object is already in place succeeds again),
+// that part numbers ascend (InvalidPartOrder), that each listed part
+// exists with the listed ETag and checksums (InvalidPart), that every part
+// but the last has at least 5 MiB (EntityTooSmall), and the If-Match /
+// If-None-Match conditions; then it writes the object (ETag = MD5 of the
+// part MD5s + "-N"; a COMPOSITE or FULL_OBJECT checksum computed from the
+// part checksums, a deterministic function of the records) and drops the
+// upload, releasing parts that were not listed.
 // MarshalResult/UnmarshalResult carry a Result from the leader back to a
 // follower that forwarded the write.
 //
@@ -54,24 +70,37 @@
 //	meta/                     format -> 1; applied -> index, term (2 x uint64 BE)
 //	buckets/                  <bucket name> -> bucket record (version, created ns, CORS rules)
 //	data/<bucket name>/o/     <object key> -> object record
-//	data/<bucket name>/b/     <object key> -> body bytes
+//	data/<bucket name>/b/     <object key> -> inline body bytes
+//	data/<bucket name>/u/     <escaped key><upload id> -> upload record (multipart.go)
+//	data/<bucket name>/p/     <upload id><part number> -> part record
+//	blobs/                    <blob id> -> size, md5: every referenced blob (blobs.go)
+//	garbage/                  <index><seq> -> blob id: released blobs, drained per node
 //
 // Keys are the raw object key bytes, so bbolt's order is S3's UTF-8 byte
 // order and a listing is a cursor walk. Records and bodies live in separate
 // sub-buckets so a listing page reads only small record pages and never
 // pulls body pages into memory. An object record is
 //
-//	[record version=2][body location][last-modified ns][size][etag]
+//	[record version=3][body location][last-modified ns][size][etag]
 //	[content type][headers][user meta][checksums][tags]
+//	[checksum type][parts count][blobs, if location 1]
 //
-// Version 1 records (no tags) and version 1 bucket records (no CORS rules)
-// are still read; every write produces version 2. Changing an object's tags
+// Version 1 records (no tags), version 2 records (no checksum type, parts
+// count or blobs) and version 1 bucket records (no CORS rules) are still
+// read; every write produces the newest. Changing an object's tags
 // rewrites its record only, never its body.
 //
-// The body-location byte is 0 (inline, in the b/ sub-bucket) today. Large
-// objects will be stored as blobs outside the log (DESIGN.md); they will get
-// a new location value and a blob reference in the record, without a
-// migration of existing records.
+// The body-location byte is 0 for a body inline in the b/ sub-bucket and 1
+// for a body stored in blob files outside the log (DESIGN.md, "Data
+// path"): the record then lists the blobs, one per part, each with its
+// ID, size, MD5 and checksums. Blobs are written and replicated by the
+// node before the command that references them is proposed; this package
+// only records references. Every blob is referenced by at most one record,
+// and an apply that drops a reference lists the blob in garbage/, which
+// each node drains on its own (blobs.go). A CopyObject of a blob-backed
+// source carries a fresh copy of the bytes and the source ETag it was
+// made from; if the source has changed the apply fails with
+// ErrSourceChanged and the node copies again.
 //
 // # Group commit
 //
@@ -110,8 +139,8 @@
 // length against the meta high-water mark, our format), then swaps it in by
 // rename and reopens; all prior state is discarded and the applied index
 // becomes the snapshot's. A failed transfer or validation leaves the old
-// store in service. Snapshots carry inline bodies; future blob files will
-// not be in them.
+// store in service. Snapshots carry inline bodies and the blob index, not
+// blob files: a node restored from one fetches the blobs it lacks.
 //
 // # Reads
 //

@@ -29,4 +29,10 @@ var (
 
 	// ErrClosed: the FSM was closed. Nothing was read or changed.
 	ErrClosed = errors.New("raftfsm: closed")
+
+	// ErrSourceChanged: a CopyObject whose bytes the node copied into a
+	// blob found, at apply, that the source is no longer the version it
+	// copied (or that its body location changed). Nothing was changed and
+	// the copied blob is garbage; the node copies again and re-proposes.
+	ErrSourceChanged = errors.New("raftfsm: copy source changed")
 )

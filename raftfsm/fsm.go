@@ -339,7 +339,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			continue // already applied before a restart (or a duplicate)
 		}
 		if l.Type == raft.LogCommand {
-			if err := a.apply(l.Data, &results[i]); err != nil {
+			if err := a.apply(l.Index, l.Data, &results[i]); err != nil {
 				_ = tx.Rollback()
 				return failAll(f.fail(fmt.Errorf("entry %d: %w", l.Index, err)))
 			}

@@ -85,8 +85,9 @@ func (f *FSM) HeadObject(bucket, key string) (objstore.ObjectInfo, error) {
 	return info, err
 }
 
-// GetObject returns the object's record and a copy of its body (nil for an
-// empty body), or objstore.ErrNoSuchBucket or objstore.ErrNoSuchKey.
+// GetObject returns the object's record and a copy of its inline body (nil
+// for an empty body or one stored in blobs, see ObjectInfo.Blobs), or
+// objstore.ErrNoSuchBucket or objstore.ErrNoSuchKey.
 func (f *FSM) GetObject(bucket, key string) (objstore.ObjectInfo, []byte, error) {
 	var (
 		info objstore.ObjectInfo
@@ -104,6 +105,9 @@ func (f *FSM) GetObject(bucket, key string) (objstore.ObjectInfo, []byte, error)
 		}
 		if info, err = decodeRecord(k, v); err != nil {
 			return err
+		}
+		if info.Blobs != nil {
+			return nil // the body is in blob files, read by the node
 		}
 		b := bodies.Get(k)
 		if int64(len(b)) != info.Size {

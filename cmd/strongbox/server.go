@@ -59,7 +59,7 @@ func runServer(args []string) error {
 	e.Bool(&selfSign, "tls-self-signed", "STRONGBOX_TLS_SELF_SIGNED", false, "serve HTTPS with a self-signed certificate kept in <data-dir>/tls (development only)")
 	e.String(&domains, "domain", "STRONGBOX_DOMAIN", "localhost", "comma-separated domains for virtual-hosted-style buckets (bucket.localhost:9000)")
 	e.String(&debugAddr, "debug-addr", "STRONGBOX_DEBUG_ADDR", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
-	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 64<<20, "largest PutObject body in bytes")
+	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 5<<30, "largest PutObject body in bytes (S3: 5 GiB)")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")

@@ -1,0 +1,210 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/strongboxdb/strongbox/raftfsm"
+)
+
+// Blob maintenance: three loops per node, started by Start and stopped by
+// Close (see blobstore's package doc, "Garbage" and "Snapshots and
+// restarts").
+//
+//   - drainGarbage removes the blobs the state machine listed in garbage/
+//     (released by an overwrite, delete, abort, replaced or unlisted part,
+//     or carried by a command that failed), BlobGarbageDelay after this
+//     node first saw the entry.
+//   - syncBlobs walks the blobs/ index and fetches every referenced blob
+//     this node lacks: it was down when the blob was written, or installed
+//     a snapshot (snapshots carry no blob files). Reads heal lazily too
+//     (OpenBlob); this makes the node whole without waiting for them.
+//   - collectOrphans removes blobs that no record refers to and that are
+//     older than BlobOrphanAge: uploads that failed after StoreBlob
+//     (client gone, proposal lost, crash), and replicas that arrived after
+//     their blob was drained.
+
+const (
+	garbagePage = 1000 // garbage entries read per drain pass
+	syncPage    = 1000 // index entries read per sync step
+	syncFetches = 4    // concurrent fetches of one sync pass
+)
+
+func (n *Node) startBlobMaintenance() {
+	n.wg.Add(3)
+	go func() {
+		defer n.wg.Done()
+		n.drainGarbage()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.every(n.cfg.BlobSyncInterval, true, n.syncBlobs)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.every(n.cfg.BlobCollectInterval, false, n.collectOrphans)
+	}()
+}
+
+// every runs fn every interval (and at once if now is set) until Close.
+func (n *Node) every(interval time.Duration, now bool, fn func(ctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-n.closed
+		cancel()
+	}()
+	if now {
+		fn(ctx)
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closed:
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}
+
+// drainGarbage polls garbage/ and removes each listed blob once it has
+// been listed for BlobGarbageDelay. The delay is measured from when this
+// node first saw the entry (kept in memory: after a restart the delay
+// starts again, which only keeps a file a little longer).
+func (n *Node) drainGarbage() {
+	delay := n.cfg.BlobGarbageDelay
+	tick := min(max(delay/4, 20*time.Millisecond), 5*time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	seen := map[string]time.Time{}
+	for {
+		select {
+		case <-n.closed:
+			return
+		case <-t.C:
+		}
+		entries, err := n.fsm.Garbage(garbagePage)
+		if err != nil {
+			if !errors.Is(err, raftfsm.ErrClosed) {
+				n.cfg.Logger.Warn("reading blob garbage", "err", err)
+			}
+			continue
+		}
+		now := time.Now()
+		live := make(map[string]time.Time, len(entries))
+		var done [][]byte
+		for _, e := range entries {
+			k := string(e.Key)
+			first, ok := seen[k]
+			if !ok {
+				first = now
+			}
+			live[k] = first
+			if now.Sub(first) < delay {
+				continue
+			}
+			if n.removeGarbage(e.ID) {
+				done = append(done, e.Key)
+			}
+		}
+		seen = live
+		if len(done) > 0 {
+			if err := n.fsm.DeleteGarbage(done); err != nil && !errors.Is(err, raftfsm.ErrClosed) {
+				n.cfg.Logger.Warn("deleting drained garbage entries", "err", err)
+			}
+		}
+	}
+}
+
+// removeGarbage removes one garbage blob from the local store and reports
+// whether its entry is done with. A blob that a record refers to again is
+// kept: IDs are never reused, so that would be a bug elsewhere, and
+// keeping the file is the safe side of it.
+func (n *Node) removeGarbage(id string) bool {
+	if ref, err := n.fsm.BlobReferenced(id); err != nil || ref {
+		if ref {
+			n.cfg.Logger.Error("garbage blob is still referenced; keeping it", "blob", id)
+		}
+		return ref
+	}
+	b := n.blobs()
+	if !b.enter() {
+		return false
+	}
+	defer b.leave()
+	if err := b.store.Remove(id); err != nil {
+		n.cfg.Logger.Warn("removing garbage blob", "blob", id, "err", err)
+		return false
+	}
+	return true
+}
+
+// syncBlobs fetches every referenced blob this node lacks, a few at a
+// time. It reads the local index without a barrier: a blob referenced
+// after the walk is the next pass's business (or the first read's).
+func (n *Node) syncBlobs(ctx context.Context) {
+	b := n.blobs()
+	if !b.enter() {
+		return
+	}
+	defer b.leave()
+	sem := make(chan struct{}, syncFetches)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	after := ""
+	for ctx.Err() == nil {
+		var missing []BlobRef
+		last, err := n.fsm.WalkBlobs(after, syncPage, func(ref BlobRef) {
+			if !b.store.Has(ref.ID) {
+				missing = append(missing, ref)
+			}
+		})
+		if err != nil {
+			if !errors.Is(err, raftfsm.ErrClosed) {
+				n.cfg.Logger.Warn("walking the blob index", "err", err)
+			}
+			return
+		}
+		for _, ref := range missing {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := n.FetchBlob(ctx, ref); err != nil && ctx.Err() == nil {
+					n.cfg.Logger.Warn("fetching a missing blob; will retry", "blob", ref.ID, "err", err)
+				}
+			}()
+		}
+		if last == "" {
+			break
+		}
+		after = last
+	}
+}
+
+// collectOrphans removes unreferenced blobs older than BlobOrphanAge.
+func (n *Node) collectOrphans(ctx context.Context) {
+	referenced := func(id string) bool {
+		ok, err := n.fsm.BlobReferenced(id)
+		return ok || err != nil // when unsure, keep
+	}
+	res, err := n.CollectBlobs(ctx, referenced, n.cfg.BlobOrphanAge)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.cfg.Logger.Warn("collecting orphan blobs", "err", err)
+		}
+		return
+	}
+	if res.Removed > 0 {
+		n.cfg.Logger.Info("removed orphan blobs", "count", res.Removed, "bytes", res.RemovedBytes)
+	}
+}

@@ -1,0 +1,255 @@
+package raftfsm
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/strongboxdb/strongbox/blobstore"
+	"github.com/strongboxdb/strongbox/objstore"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Blob bookkeeping. Every blob is referenced by at most one record (an
+// object or an uploaded part), so no reference counting is needed: the
+// apply that drops a record's last reference (overwrite, delete, abort, a
+// part replaced or left out of a Complete) moves the blob from the blobs/
+// index to garbage/, and so does a failed command that carried a blob it
+// will now never reference. Both buckets are top level in fsm.db:
+//
+//	blobs/     <blob id> -> [size uvarint][md5 string]   every referenced blob
+//	garbage/   <applied index 8 BE><seq 4 BE> -> <blob id>
+//
+// blobs/ is replicated state like any other: the same on every node. It
+// answers "is this blob referenced" in one lookup (orphan collection) and
+// lists what a node must hold (catch-up after a snapshot or downtime).
+// garbage/ is written deterministically by apply but drained by each node
+// on its own schedule (DrainGarbage), so replicas may differ in what is
+// left of it; nothing compares it.
+
+var (
+	bktBlobs   = []byte("blobs")
+	bktGarbage = []byte("garbage")
+)
+
+// blobIndex and garbage return the top-level buckets, creating them in
+// stores written before they existed. Creating a bucket is deterministic
+// (every replica creates it at the same entry) and invisible to readers.
+func (a *applier) blobIndex() (*bolt.Bucket, error) {
+	if a.blobs == nil {
+		b, err := a.tx.CreateBucketIfNotExists(bktBlobs)
+		if err != nil {
+			return nil, err
+		}
+		a.blobs = b
+	}
+	return a.blobs, nil
+}
+
+func (a *applier) garbageBucket() (*bolt.Bucket, error) {
+	if a.garbage == nil {
+		b, err := a.tx.CreateBucketIfNotExists(bktGarbage)
+		if err != nil {
+			return nil, err
+		}
+		a.garbage = b
+	}
+	return a.garbage, nil
+}
+
+func blobIndexValue(r *objstore.BlobRef) []byte {
+	b := binary.AppendUvarint(nil, uint64(r.Size))
+	return appendString(b, r.MD5)
+}
+
+// isReferenced reports whether a record refers to blob id.
+func (a *applier) isReferenced(id string) (bool, error) {
+	idx, err := a.blobIndex()
+	if err != nil {
+		return false, err
+	}
+	return idx.Get([]byte(id)) != nil, nil
+}
+
+// reference records that a new record refers to r.
+func (a *applier) reference(r *objstore.BlobRef) error {
+	idx, err := a.blobIndex()
+	if err != nil {
+		return err
+	}
+	return idx.Put([]byte(r.ID), blobIndexValue(r))
+}
+
+// release drops the references of a record that goes away: its blobs are
+// garbage.
+func (a *applier) release(refs []objstore.BlobRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	idx, err := a.blobIndex()
+	if err != nil {
+		return err
+	}
+	for i := range refs {
+		if err := idx.Delete([]byte(refs[i].ID)); err != nil {
+			return err
+		}
+		if err := a.discard(refs[i].ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discard lists a blob as garbage. It is also used directly for a blob
+// carried by a command that failed: it was never referenced.
+func (a *applier) discard(id string) error {
+	g, err := a.garbageBucket()
+	if err != nil {
+		return err
+	}
+	var k [12]byte
+	binary.BigEndian.PutUint64(k[:8], a.index)
+	binary.BigEndian.PutUint32(k[8:], a.seq)
+	a.seq++
+	return g.Put(k[:], []byte(id))
+}
+
+// releaseRecord releases the blobs of the object record v (nil: none).
+func (a *applier) releaseRecord(key, v []byte) error {
+	if v == nil {
+		return nil
+	}
+	old, err := decodeRecord(key, v)
+	if err != nil {
+		return err
+	}
+	return a.release(old.Blobs)
+}
+
+// validBlobRef checks what the store relies on: an ID that can be a file
+// name and an MD5 in the form ETags use.
+func validBlobRef(r *objstore.BlobRef) error {
+	if !blobstore.ValidID(r.ID) || r.Size < 0 || !isHexMD5(r.MD5) {
+		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
+	}
+	return nil
+}
+
+func isHexMD5(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Queries for the node's blob maintenance. Each runs in its own read
+// transaction; none waits for a read barrier, so callers that need a
+// linearizable answer run one first.
+
+// BlobReferenced reports whether a record refers to blob id.
+func (f *FSM) BlobReferenced(id string) (bool, error) {
+	var ok bool
+	err := f.view(func(tx *bolt.Tx) error {
+		if idx := tx.Bucket(bktBlobs); idx != nil {
+			ok = idx.Get([]byte(id)) != nil
+		}
+		return nil
+	})
+	return ok, err
+}
+
+// WalkBlobs calls fn for every referenced blob (ID, Size and MD5 set), in
+// ID order, starting after the ID after ("" for the start). It stops
+// after limit blobs and returns the last ID visited, "" when the walk
+// reached the end. Walking in bounded pages keeps read transactions short
+// even for millions of blobs.
+func (f *FSM) WalkBlobs(after string, limit int, fn func(objstore.BlobRef)) (last string, err error) {
+	err = f.view(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bktBlobs)
+		if idx == nil {
+			return nil
+		}
+		c := idx.Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for n := 0; k != nil; k, v = c.Next() {
+			if n == limit {
+				return nil
+			}
+			d := decoder{b: v}
+			ref := objstore.BlobRef{ID: string(k), Size: d.size(), MD5: d.string()}
+			if err := d.done(); err != nil {
+				return fmt.Errorf("%w: blob index entry %q: %v", errCorrupt, k, err)
+			}
+			fn(ref)
+			last = ref.ID
+			n++
+		}
+		last = ""
+		return nil
+	})
+	return last, err
+}
+
+// GarbageEntry is one blob listed as garbage: Key identifies the entry
+// for DeleteGarbage, Index is the log index of the apply that listed it.
+type GarbageEntry struct {
+	Key   []byte
+	Index uint64
+	ID    string
+}
+
+// Garbage returns up to limit garbage entries in the order they were
+// listed.
+func (f *FSM) Garbage(limit int) ([]GarbageEntry, error) {
+	var out []GarbageEntry
+	err := f.view(func(tx *bolt.Tx) error {
+		g := tx.Bucket(bktGarbage)
+		if g == nil {
+			return nil
+		}
+		c := g.Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			if len(k) != 12 {
+				return fmt.Errorf("%w: garbage key of %d bytes", errCorrupt, len(k))
+			}
+			out = append(out, GarbageEntry{Key: append([]byte(nil), k...), Index: binary.BigEndian.Uint64(k), ID: string(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteGarbage removes drained garbage entries in a local transaction. It
+// changes nothing replicated (the applied index stays), so a node calls it
+// whenever it has removed the blob files; running it concurrently with
+// applies is safe (bbolt serialises writers).
+func (f *FSM) DeleteGarbage(keys [][]byte) error {
+	f.dbMu.RLock()
+	defer f.dbMu.RUnlock()
+	if f.db == nil {
+		return ErrClosed
+	}
+	if err := f.stopped(); err != nil {
+		return err
+	}
+	return f.db.Update(func(tx *bolt.Tx) error {
+		g := tx.Bucket(bktGarbage)
+		if g == nil {
+			return nil
+		}
+		for _, k := range keys {
+			if err := g.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
