@@ -112,8 +112,9 @@ type CompleteRequest struct {
 type ListUploadsOptions struct {
 	Prefix, Delimiter string
 	// KeyMarker and UploadIDMarker continue a listing: uploads of keys
-	// after KeyMarker, and of KeyMarker itself with IDs after
-	// UploadIDMarker (all of KeyMarker's uploads when it is empty).
+	// after KeyMarker, plus, when UploadIDMarker is set, KeyMarker's own
+	// uploads with IDs after it (as S3 does, an empty UploadIDMarker skips
+	// all of KeyMarker's uploads).
 	KeyMarker, UploadIDMarker string
 	// MaxUploads bounds Uploads plus CommonPrefixes.
 	MaxUploads int

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +38,10 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	info, err := s.backend.CopyObject(ctx, req)
+	if errors.Is(err, objstore.ErrEntityTooLarge) {
+		// The source is over the 5 GiB a single copy may take.
+		err = ErrCopySourceTooLarge
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -52,7 +57,10 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) {
 		ChecksumSHA256:    info.Checksums["sha256"],
 	}
 	if len(info.Checksums) > 0 {
-		out.ChecksumType = "FULL_OBJECT"
+		out.ChecksumType = info.ChecksumType
+		if out.ChecksumType == "" {
+			out.ChecksumType = objstore.ChecksumFullObject
+		}
 	}
 	s.writeXML(w, http.StatusOK, out)
 }

@@ -5,9 +5,19 @@
 // contains panics, authenticates (SigV4 via the Authenticator), and then
 // the gorilla/mux routing table in router.go picks an operation. Each
 // operation family has its own file (bucket.go, object.go, list.go,
-// copy.go, delete_multi.go, tagging.go, cors.go, attributes.go); every
-// failure is rendered by writeError from the single table in errors.go, so
-// status, code and XML shape cannot drift between handlers.
+// copy.go, multipart.go, delete_multi.go, tagging.go, cors.go,
+// attributes.go); every failure is rendered by writeError from the single
+// table in errors.go, so status, code and XML shape cannot drift between
+// handlers.
+//
+// Bodies stream. A PutObject body up to Options.InlineThreshold is read
+// into memory and proposed inline; a larger one, and every multipart part,
+// goes through Backend.StoreBlob, which hashes it in the same pass, and is
+// verified (Content-MD5, checksums) against the returned reference before
+// anything is proposed. A GET copies the requested range from the
+// Backend's Body through one pooled buffer; if the read fails after the
+// status line was sent, the handler aborts the connection
+// (http.ErrAbortHandler) rather than end a 200 short.
 //
 // Two things happen before authentication, because browsers send them
 // unsigned: an OPTIONS request is a CORS preflight and is answered from the

@@ -4,8 +4,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 )
 
 // APIError is one row of the S3 error table: the code clients switch on, the
@@ -87,6 +89,46 @@ var (
 	ErrInvalidCopySourceName = &APIError{"InvalidArgument", "Invalid copy source encoding", http.StatusBadRequest}
 )
 
+// Rows for large objects and multipart uploads. The messages are the ones
+// S3 sends on the wire (NoSuchUpload, InvalidPart and EntityTooSmall differ
+// from the documentation's error table).
+var (
+	ErrNoSuchUpload          = &APIError{"NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", http.StatusNotFound}
+	ErrInvalidPart           = &APIError{"InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", http.StatusBadRequest}
+	ErrInvalidPartOrder      = &APIError{"InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.", http.StatusBadRequest}
+	ErrEntityTooSmall        = &APIError{"EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", http.StatusBadRequest}
+	ErrInvalidPartNumber     = &APIError{"InvalidPartNumber", "The requested partnumber is not satisfiable", http.StatusRequestedRangeNotSatisfiable}
+	ErrInvalidPartNumberArg  = &APIError{"InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive", http.StatusBadRequest}
+	ErrPartNumberWithRange   = &APIError{"InvalidRequest", "Cannot specify both Range header and partNumber query parameter", http.StatusBadRequest}
+	ErrPartNumberNoUploadID  = &APIError{"InvalidArgument", "This operation does not accept partNumber without uploadId", http.StatusBadRequest}
+	ErrUploadsWithKey        = &APIError{"InvalidRequest", "Key is not expected for the GET method ?uploads subresource", http.StatusBadRequest}
+	ErrCompletePartNumber    = &APIError{"InvalidArgument", "PartNumber must be >= 1", http.StatusBadRequest}
+	ErrMultiplePartChecksums = &APIError{"InvalidArgument", "Invalid Base64 or multiple checksums present in request", http.StatusBadRequest}
+	ErrMultipleChecksums     = &APIError{"InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.", http.StatusBadRequest}
+	ErrUnsupportedChecksum   = &APIError{"InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]", http.StatusBadRequest}
+	ErrChecksumTypeAlone     = &APIError{"InvalidRequest", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.", http.StatusBadRequest}
+	ErrInvalidChecksumType   = &APIError{"InvalidRequest", "Value for x-amz-checksum-type header is invalid.", http.StatusBadRequest}
+	ErrCopySourceRange       = &APIError{"InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy", http.StatusBadRequest}
+	ErrCopySourceTooLarge    = &APIError{"InvalidRequest", "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120", http.StatusBadRequest}
+	ErrInvalidMaxParts       = &APIError{"InvalidArgument", "Argument max-parts must be an integer between 0 and 2147483647", http.StatusBadRequest}
+	ErrInvalidPartMarker     = &APIError{"InvalidArgument", "Argument part-number-marker must be an integer between 0 and 2147483647", http.StatusBadRequest}
+	ErrInvalidMaxUploads     = &APIError{"InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647", http.StatusBadRequest}
+)
+
+// errChecksumTypeMismatch is S3's answer to a part (or a Complete) whose
+// checksum algorithm is not the upload's; "null" names a missing one.
+func errChecksumTypeMismatch(expected, actual string) *APIError {
+	if actual == "" {
+		actual = "null"
+	}
+	return ErrInvalidRequest.with("Checksum Type mismatch occurred, expected checksum Type: " + expected + ", actual checksum Type: " + actual)
+}
+
+// errBadChecksum is BadDigest naming the algorithm whose value differed.
+func errBadChecksum(alg checksum.Algorithm) *APIError {
+	return ErrBadDigest.with("The " + strings.ToUpper(alg.String()) + " you specified did not match the calculated checksum.")
+}
+
 // toAPIError maps any error a handler meets to one row of the table. Errors
 // from the backend arrive as objstore sentinels; errors from the signature
 // layer carry their own S3 code. Anything unknown is an InternalError, so
@@ -119,6 +161,18 @@ func toAPIError(err error) *APIError {
 		return ErrSlowDown
 	case errors.Is(err, objstore.ErrUnavailable):
 		return ErrServiceUnavailable
+	case errors.Is(err, objstore.ErrNoSuchUpload):
+		return ErrNoSuchUpload
+	case errors.Is(err, objstore.ErrInvalidPart):
+		return ErrInvalidPart
+	case errors.Is(err, objstore.ErrInvalidPartOrder):
+		return ErrInvalidPartOrder
+	case errors.Is(err, objstore.ErrEntityTooSmall):
+		return ErrEntityTooSmall
+	case errors.Is(err, objstore.ErrBadDigest):
+		return ErrBadDigest
+	case errors.Is(err, objstore.ErrEntityTooLarge):
+		return ErrEntityTooLarge
 	}
 	return ErrInternal
 }

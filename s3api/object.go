@@ -2,17 +2,22 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/checksum"
+	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
 // storedHeaders are the standard headers S3 keeps with an object and
@@ -53,12 +58,21 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) {
 	for alg, v := range info.Checksums {
 		h.Set("x-amz-checksum-"+alg, v)
 	}
+	if len(info.Checksums) > 0 {
+		// A single PUT's checksum always covers the whole body.
+		h.Set("x-amz-checksum-type", objstore.ChecksumFullObject)
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
 // readPut validates headers, reads and verifies the body and returns the
-// request to propose. Every check that can fail happens before the body is
-// accepted, so a rejected PUT changes nothing.
+// request to propose. Every check that can fail happens before the request
+// is proposed, so a rejected PUT changes nothing.
+//
+// A body of at most InlineThreshold bytes is read into memory and travels
+// in the Raft log entry. A larger one is streamed into a blob while its MD5
+// and checksums are computed in the same pass; at no point is more than
+// InlineThreshold bytes of it held in memory.
 func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequest, error) {
 	// -1 when unknown: an aws-chunked upload of a stream without
 	// x-amz-decoded-content-length (aws-sdk-go-v2 over HTTPS sends those).
@@ -81,59 +95,305 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if info.Tags, err = taggingHeader(r.Header); err != nil {
 		return nil, err
 	}
-	for _, name := range storedHeaders {
-		v := r.Header.Get(name)
-		if name == "Content-Encoding" {
-			v = stripAWSChunked(v)
-		}
-		if v != "" {
-			if info.Headers == nil {
-				info.Headers = map[string]string{}
-			}
-			info.Headers[name] = v
-		}
-	}
+	info.Headers = storedHeaderValues(r.Header)
 	req := &objstore.PutRequest{Bucket: bucket, Key: key, IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
 	if req.IfNoneMatch != "" && req.IfNoneMatch != "*" {
 		return nil, ErrNotImplemented.with("If-None-Match on PUT supports only *")
 	}
-	wantMD5, err := contentMD5(r.Header)
-	if err != nil {
-		return nil, err
-	}
-	headerSums, err := checksumHeaders(r.Header)
+	sums, err := parseBodySums(r)
 	if err != nil {
 		return nil, err
 	}
 
-	body, err := readBody(r.Body, size, s.opts.MaxObjectSize)
-	if err != nil {
-		return nil, err
-	}
-
-	sum := md5.Sum(body)
-	if wantMD5 != nil && !bytes.Equal(wantMD5, sum[:]) {
-		return nil, ErrBadDigest
-	}
-	sums := map[string]string{}
-	for alg, want := range headerSums {
-		got := alg.Of(body)
-		if got != want {
-			return nil, ErrBadDigest.with("The " + strings.ToUpper(alg.String()) + " you specified did not match the calculated checksum.")
+	var head []byte
+	if size >= 0 && size <= s.opts.InlineThreshold {
+		if head, err = readBody(r.Body, size, size); err != nil {
+			return nil, err
 		}
-		sums[alg.String()] = got
+	} else if size < 0 {
+		// Unknown length: read up to the threshold, and keep the body
+		// inline if it ends there.
+		head = make([]byte, s.opts.InlineThreshold+1)
+		n, eof, err := readUpTo(r.Body, head)
+		if err != nil {
+			return nil, bodyReadError(err)
+		}
+		head = head[:n]
+		if eof {
+			size = int64(n)
+		}
 	}
-	for alg, v := range auth.TrailerChecksums() {
-		sums[alg] = v
+	if size >= 0 && int64(len(head)) == size {
+		if err := sums.verify(head); err != nil {
+			return nil, err
+		}
+		sum := md5.Sum(head)
+		info.Checksums = sums.stored(auth)
+		info.Size = size
+		info.ETag = hex.EncodeToString(sum[:])
+		req.Body = head
+		req.Info = info
+		return req, nil
 	}
-	if len(sums) > 0 {
-		info.Checksums = sums
+
+	// A blob. A missing bucket is refused before the client sends the body
+	// (net/http answers Expect: 100-continue only when the body is read).
+	ctx, cancel := s.opContext(r)
+	_, err = s.backend.HeadBucket(ctx, bucket)
+	cancel()
+	if err != nil {
+		return nil, err
 	}
-	info.Size = int64(len(body))
-	info.ETag = hex.EncodeToString(sum[:])
-	req.Body = body
+	limit := s.opts.MaxObjectSize
+	if size >= 0 {
+		limit = size
+	}
+	ref, err := s.storeBlob(r, io.MultiReader(bytes.NewReader(head), r.Body), size, limit, sums.algs())
+	if err != nil {
+		return nil, err
+	}
+	if err := sums.verifyBlob(ref); err != nil {
+		s.discardBlob(r, ref)
+		return nil, err
+	}
+	info.Checksums = sums.stored(auth)
+	info.Size = ref.Size
+	info.ETag = ref.MD5
+	req.Blob = &ref
 	req.Info = info
 	return req, nil
+}
+
+// storedHeaderValues returns the standard headers S3 keeps with an object,
+// nil when there are none.
+func storedHeaderValues(h http.Header) map[string]string {
+	var out map[string]string
+	for _, name := range storedHeaders {
+		v := h.Get(name)
+		if name == "Content-Encoding" {
+			v = stripAWSChunked(v)
+		}
+		if v != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// bodySums are the integrity values a request declares for its body:
+// Content-MD5, x-amz-checksum-* headers (verified here, against the bytes
+// or the blob), and at most one trailing checksum announced in
+// x-amz-trailer (verified by the signature layer when the body ends).
+type bodySums struct {
+	md5     []byte
+	headers map[checksum.Algorithm]string
+	trailer checksum.Algorithm // 0 for none
+}
+
+// parseBodySums reads a PUT's integrity headers. Like S3 it refuses a
+// malformed value, and more than one checksum algorithm, before reading
+// the body.
+func parseBodySums(r *http.Request) (bodySums, error) {
+	var b bodySums
+	var err error
+	if b.md5, err = contentMD5(r.Header); err != nil {
+		return b, err
+	}
+	if b.headers, err = checksumHeaders(r.Header); err != nil {
+		return b, err
+	}
+	b.trailer = declaredTrailer(r)
+	n := len(b.headers)
+	if _, dup := b.headers[b.trailer]; b.trailer.Valid() && !dup {
+		n++
+	}
+	if n > 1 {
+		return b, ErrMultipleChecksums
+	}
+	return b, nil
+}
+
+// declaredTrailer returns the checksum algorithm a trailer-carrying
+// aws-chunked body announced in x-amz-trailer, or 0. The signature layer
+// has already refused anything but a single x-amz-checksum-* name there.
+func declaredTrailer(r *http.Request) checksum.Algorithm {
+	switch authOf(r).PayloadHash {
+	case sigv4.StreamingPayloadTrailer, sigv4.StreamingUnsignedPayloadTrailer:
+	default:
+		return 0
+	}
+	alg, _ := checksum.FromHeader(strings.TrimSpace(r.Header.Get("X-Amz-Trailer")))
+	return alg
+}
+
+// algorithm returns the one checksum algorithm the client supplied, as a
+// header or a trailer, or 0.
+func (b bodySums) algorithm() checksum.Algorithm {
+	for alg := range b.headers {
+		return alg
+	}
+	return b.trailer
+}
+
+// algs lists the algorithms a blob of this body must be hashed with.
+func (b bodySums) algs(extra ...checksum.Algorithm) []checksum.Algorithm {
+	out := make([]checksum.Algorithm, 0, len(b.headers)+1+len(extra))
+	for alg := range b.headers {
+		out = append(out, alg)
+	}
+	if b.trailer.Valid() {
+		out = append(out, b.trailer)
+	}
+	for _, alg := range extra {
+		if alg.Valid() && !slices.Contains(out, alg) {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// verify checks an in-memory body against Content-MD5 and the checksum
+// headers.
+func (b bodySums) verify(body []byte) error {
+	if b.md5 != nil {
+		if sum := md5.Sum(body); !bytes.Equal(b.md5, sum[:]) {
+			return ErrBadDigest
+		}
+	}
+	for alg, want := range b.headers {
+		if alg.Of(body) != want {
+			return errBadChecksum(alg)
+		}
+	}
+	return nil
+}
+
+// verifyBlob checks a stored blob against Content-MD5 and the checksum
+// headers, using the digests StoreBlob computed while writing it.
+func (b bodySums) verifyBlob(ref objstore.BlobRef) error {
+	if b.md5 != nil && hex.EncodeToString(b.md5) != ref.MD5 {
+		return ErrBadDigest
+	}
+	for alg, want := range b.headers {
+		got, ok := ref.Checksums[alg.String()]
+		if !ok {
+			return fmt.Errorf("s3api: StoreBlob did not compute %s", alg)
+		}
+		if got != want {
+			return errBadChecksum(alg)
+		}
+	}
+	return nil
+}
+
+// stored returns the checksums to record with the object, those the
+// client supplied (S3 keeps exactly those): the header values, verified
+// against the body, and the trailer's, which the signature layer verified
+// when the body ended (it was read to its end before this is called).
+func (b bodySums) stored(auth *sigv4.Auth) map[string]string {
+	var out map[string]string
+	for alg, v := range b.headers {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[alg.String()] = v
+	}
+	for alg, v := range auth.TrailerChecksums() {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[alg] = v
+	}
+	return out
+}
+
+// storeBlob streams body into a blob hashed with algs. size is the
+// declared length (-1 if unknown) and limit the most the blob may hold.
+// Failures of the body itself (a short body, a bad chunk signature, a
+// trailing checksum that did not match) map to the S3 error the signature
+// layer or bodyReadError gives them; the store's own failures pass through.
+func (s *Server) storeBlob(r *http.Request, body io.Reader, size, limit int64, algs []checksum.Algorithm) (objstore.BlobRef, error) {
+	t := &trackedBody{r: body}
+	// The request's own context: a 5 GiB upload takes longer than
+	// RequestTimeout, and stops anyway when the client goes away.
+	ref, err := s.backend.StoreBlob(r.Context(), t, limit, algs...)
+	if err != nil {
+		if t.err != nil {
+			return ref, bodyReadError(t.err)
+		}
+		return ref, err
+	}
+	if !t.eof {
+		// The signature layer verifies the last chunk and the trailers
+		// only when it returns io.EOF. StoreBlob reads to the end, but the
+		// bytes must not be accepted unless the end was seen.
+		var one [1]byte
+		n, err := io.ReadFull(t, one[:])
+		if n > 0 || err != io.EOF {
+			s.discardBlob(r, ref)
+			if n > 0 {
+				return objstore.BlobRef{}, ErrEntityTooLarge
+			}
+			return objstore.BlobRef{}, bodyReadError(err)
+		}
+	}
+	if size >= 0 && ref.Size != size {
+		s.discardBlob(r, ref)
+		return objstore.BlobRef{}, ErrIncompleteBody
+	}
+	return ref, nil
+}
+
+// discardBlob drops a blob that will never be referenced. Best effort: the
+// store collects unreferenced blobs anyway, so a failure is only logged.
+// It runs even if the client has gone.
+func (s *Server) discardBlob(r *http.Request, ref objstore.BlobRef) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.opts.RequestTimeout)
+	defer cancel()
+	if err := s.backend.DiscardBlob(ctx, ref.ID); err != nil {
+		s.opts.Logger.Warn("discard blob", "blob", ref.ID, "err", err)
+	}
+}
+
+// trackedBody remembers how reading a request body ended: StoreBlob
+// returns a read error as is, and the handler must tell the client's
+// errors from the store's, and know whether io.EOF (the signature layer's
+// "verified") was reached.
+type trackedBody struct {
+	r   io.Reader
+	err error
+	eof bool
+}
+
+func (t *trackedBody) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	switch {
+	case err == io.EOF:
+		t.eof = true
+	case err != nil && t.err == nil:
+		t.err = err
+	}
+	return n, err
+}
+
+// readUpTo reads into buf until it is full or the body ends; eof reports
+// the latter (io.EOF itself, which from the signature layer means the body
+// was verified).
+func readUpTo(body io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		m, err := body.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 // readBody reads a whole PUT body. With a known size it allocates exactly
@@ -242,6 +502,11 @@ func quoteETag(etag string) string { return `"` + etag + `"` }
 
 func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
 	bucket, key := pathVars(r)
+	part, err := partNumberParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	info, err := s.backend.HeadObject(ctx, bucket, key)
@@ -250,17 +515,26 @@ func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := checkConditions(r, info); err != nil {
-		s.writeObjectHeaders(w, r, info, true)
+		s.writeObjectHeaders(w, r, info, nil)
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeObjectHeaders(w, r, info, true)
-	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	w.WriteHeader(http.StatusOK)
+	v, err := selectView(r, info, part)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeObjectHeaders(w, r, info, &v)
+	w.WriteHeader(v.status())
 }
 
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 	bucket, key := pathVars(r)
+	part, err := partNumberParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	info, body, err := s.backend.GetObject(ctx, bucket, key)
@@ -269,36 +543,204 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := checkConditions(r, info); err != nil {
-		s.writeObjectHeaders(w, r, info, false)
+		s.writeObjectHeaders(w, r, info, nil)
 		s.writeError(w, r, err)
 		return
 	}
-	start, end, partial, err := parseRange(r.Header.Get("Range"), info.Size)
+	v, err := selectView(r, info, part)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	h := w.Header()
-	s.writeObjectHeaders(w, r, info, !partial)
-	for q, hdr := range responseOverrides {
-		if v := r.URL.Query().Get(q); v != "" {
-			h.Set(hdr, v)
+	commit := func() {
+		s.writeObjectHeaders(w, r, info, &v)
+		for q, hdr := range responseOverrides {
+			if val := r.URL.Query().Get(q); val != "" {
+				w.Header().Set(hdr, val)
+			}
 		}
+		w.WriteHeader(v.status())
 	}
-	status := http.StatusOK
-	if partial {
-		status = http.StatusPartialContent
-		h.Set("Content-Range", "bytes "+strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(end-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+	n := v.end - v.start
+	if n == 0 {
+		commit()
+		return
 	}
-	h.Set("Content-Length", strconv.FormatInt(end-start, 10))
-	w.WriteHeader(status)
-	_, _ = w.Write(body[start:end])
+	// The body is read with the request's context, not opContext's:
+	// sending gigabytes takes longer than RequestTimeout.
+	rc, err := body.Open(r.Context(), v.start, n)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	s.sendBody(w, r, rc, n, commit)
 }
 
-// writeObjectHeaders sets the metadata headers shared by GET and HEAD.
-// Checksums are returned only for whole-object responses and only when the
-// client asked (x-amz-checksum-mode: ENABLED), as S3 does.
-func (s *Server) writeObjectHeaders(w http.ResponseWriter, r *http.Request, info objstore.ObjectInfo, whole bool) {
+// bodyBuffers are the copy buffers of GET responses. 256 KiB keeps a
+// socket busy as well as a larger buffer would, and bounds what
+// MaxInFlight concurrent downloads hold (64 MiB at the default 256).
+var bodyBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 256<<10)
+	return &b
+}}
+
+// sendBody streams exactly n bytes of rc as the response body. commit
+// writes the status line and headers; it is called once the first bytes
+// were read, so a body that cannot be read at all still gets a proper
+// error response. Once the headers are out, the status cannot change: a
+// failed or short read aborts the connection (http.ErrAbortHandler), so
+// the client sees a broken transfer and never a truncated 200.
+func (s *Server) sendBody(w http.ResponseWriter, r *http.Request, rc io.Reader, n int64, commit func()) {
+	bp := bodyBuffers.Get().(*[]byte)
+	defer bodyBuffers.Put(bp)
+	buf := *bp
+	var sent int64
+	committed := false
+	for sent < n {
+		m, err := rc.Read(buf[:min(int64(len(buf)), n-sent)])
+		if m > 0 {
+			if !committed {
+				commit()
+				committed = true
+			}
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				// The client went away; nothing more to say to it.
+				panic(http.ErrAbortHandler)
+			}
+			sent += int64(m)
+		}
+		if err == nil || sent == n {
+			continue
+		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if !committed {
+			s.writeError(w, r, err)
+			return
+		}
+		if r.Context().Err() == nil { // else the client left: not the store's fault
+			s.opts.Logger.Error("object body read failed after the response started", "err", err,
+				"path", r.URL.Path, "sent", sent, "want", n)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if !committed {
+		commit()
+	}
+}
+
+// objectView is what one GET or HEAD serves of an object: a byte range,
+// how to present it, and the checksums that describe exactly those bytes.
+type objectView struct {
+	start, end int64 // the half-open byte range served
+	size       int64 // the object's size, for Content-Range
+	partial    bool  // 206 with Content-Range
+	// partsCount is x-amz-mp-parts-count: S3 sends it only for a
+	// partNumber request on a multipart object.
+	partsCount int
+	// checksums are returned under x-amz-checksum-mode: ENABLED; nil for
+	// an arbitrary range, which no stored checksum describes.
+	checksums    map[string]string
+	checksumType string
+}
+
+func (v *objectView) status() int {
+	if v.partial {
+		return http.StatusPartialContent
+	}
+	return http.StatusOK
+}
+
+// partNumberParam parses GET and HEAD's partNumber, 0 when absent. S3
+// refuses it together with a Range header.
+func partNumberParam(r *http.Request) (int, error) {
+	vals, ok := r.URL.Query()["partNumber"]
+	if !ok {
+		return 0, nil
+	}
+	n, err := parsePartNumber(vals[0])
+	if err != nil {
+		return 0, err
+	}
+	if r.Header.Get("Range") != "" {
+		return 0, ErrPartNumberWithRange
+	}
+	return n, nil
+}
+
+// parsePartNumber accepts 1..10000.
+func parsePartNumber(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > objstore.MaxParts {
+		return 0, ErrInvalidPartNumberArg
+	}
+	return n, nil
+}
+
+// selectView decides what a GET or HEAD serves: part number part (0 for
+// none), else the Range header, else the whole object.
+//
+// A part of a multipart object is served as a range (206, Content-Range)
+// with x-amz-mp-parts-count and that part's checksums. An object that was
+// not uploaded in parts has a single part 1, the whole object, still
+// presented as a range as S3 does. Checksums are returned for the whole
+// object and for a part, never for an arbitrary range.
+func selectView(r *http.Request, info objstore.ObjectInfo, part int) (objectView, error) {
+	v := objectView{end: info.Size, size: info.Size, checksumType: info.ChecksumType}
+	if v.checksumType == "" {
+		v.checksumType = objstore.ChecksumFullObject
+	}
+	switch {
+	case part > 0 && info.PartsCount == 0:
+		if part != 1 {
+			return v, ErrInvalidPartNumber
+		}
+		v.partial = info.Size > 0
+		v.checksums = info.Checksums
+	case part > 0:
+		if part > info.PartsCount {
+			return v, ErrInvalidPartNumber
+		}
+		if len(info.Blobs) != info.PartsCount {
+			return v, fmt.Errorf("s3api: object %q has %d parts but %d blobs", info.Key, info.PartsCount, len(info.Blobs))
+		}
+		v.start = 0
+		for _, b := range info.Blobs[:part-1] {
+			v.start += b.Size
+		}
+		p := info.Blobs[part-1]
+		v.end = v.start + p.Size
+		v.partial = p.Size > 0
+		v.partsCount = info.PartsCount
+		// The part's own values, of the algorithms the object carries.
+		for alg := range info.Checksums {
+			if sum, ok := p.Checksums[alg]; ok {
+				if v.checksums == nil {
+					v.checksums = map[string]string{}
+				}
+				v.checksums[alg] = sum
+			}
+		}
+	default:
+		start, end, partial, err := parseRange(r.Header.Get("Range"), info.Size)
+		if err != nil {
+			return v, err
+		}
+		v.start, v.end, v.partial = start, end, partial
+		if !partial {
+			v.checksums = info.Checksums
+		}
+	}
+	return v, nil
+}
+
+// writeObjectHeaders sets the metadata headers shared by GET and HEAD, and
+// for a successful answer (v not nil) those describing the bytes served.
+// Checksums are returned only when the client asked (x-amz-checksum-mode:
+// ENABLED), as S3 does.
+func (s *Server) writeObjectHeaders(w http.ResponseWriter, r *http.Request, info objstore.ObjectInfo, v *objectView) {
 	h := w.Header()
 	h.Set("ETag", quoteETag(info.ETag))
 	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
@@ -313,37 +755,62 @@ func (s *Server) writeObjectHeaders(w http.ResponseWriter, r *http.Request, info
 		h["x-amz-meta-"+k] = []string{v}
 	}
 	setTagCount(h, info)
-	if whole && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
-		for alg, v := range info.Checksums {
-			h.Set("x-amz-checksum-"+alg, v)
+	if v == nil {
+		return
+	}
+	h.Set("Content-Length", strconv.FormatInt(v.end-v.start, 10))
+	if v.partial {
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(v.start, 10)+"-"+strconv.FormatInt(v.end-1, 10)+"/"+strconv.FormatInt(v.size, 10))
+	}
+	if v.partsCount > 0 {
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(v.partsCount))
+	}
+	if len(v.checksums) > 0 && strings.EqualFold(r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+		for alg, sum := range v.checksums {
+			h.Set("x-amz-checksum-"+alg, sum)
 		}
-		if len(info.Checksums) > 0 {
-			h.Set("x-amz-checksum-type", "FULL_OBJECT")
-		}
+		h.Set("x-amz-checksum-type", v.checksumType)
 	}
 }
 
-// checkConditions evaluates GET/HEAD preconditions in S3's order: If-Match
-// and If-None-Match take precedence over their date-based partners.
+// conditions are the four HTTP preconditions, on a GET or HEAD or (with
+// the x-amz-copy-source-if- prefix) on a copy's source.
+type conditions struct {
+	ifMatch, ifNoneMatch, ifModifiedSince, ifUnmodifiedSince string
+}
+
+// checkConditions evaluates GET/HEAD preconditions.
 func checkConditions(r *http.Request, info objstore.ObjectInfo) error {
 	h := r.Header
+	return conditions{
+		ifMatch:           h.Get("If-Match"),
+		ifNoneMatch:       h.Get("If-None-Match"),
+		ifModifiedSince:   h.Get("If-Modified-Since"),
+		ifUnmodifiedSince: h.Get("If-Unmodified-Since"),
+	}.eval(info)
+}
+
+// eval applies the conditions in S3's order: If-Match and If-None-Match
+// take precedence over their date-based partners, and a date that does
+// not parse is ignored. It returns ErrPreconditionFailed or
+// ErrNotModified (a copy reports both as PreconditionFailed).
+func (c conditions) eval(info objstore.ObjectInfo) error {
 	lm := info.LastModified.Truncate(time.Second)
-	ifMatch, ifNoneMatch := h.Get("If-Match"), h.Get("If-None-Match")
-	if ifMatch != "" {
-		if !objstore.ETagMatches(ifMatch, info.ETag) {
+	if c.ifMatch != "" {
+		if !objstore.ETagMatches(c.ifMatch, info.ETag) {
 			return ErrPreconditionFailed
 		}
-	} else if v := h.Get("If-Unmodified-Since"); v != "" {
-		if t, err := http.ParseTime(v); err == nil && lm.After(t) {
+	} else if c.ifUnmodifiedSince != "" {
+		if t, err := http.ParseTime(c.ifUnmodifiedSince); err == nil && lm.After(t) {
 			return ErrPreconditionFailed
 		}
 	}
-	if ifNoneMatch != "" {
-		if objstore.ETagMatches(ifNoneMatch, info.ETag) {
+	if c.ifNoneMatch != "" {
+		if objstore.ETagMatches(c.ifNoneMatch, info.ETag) {
 			return ErrNotModified
 		}
-	} else if v := h.Get("If-Modified-Since"); v != "" {
-		if t, err := http.ParseTime(v); err == nil && !lm.After(t) {
+	} else if c.ifModifiedSince != "" {
+		if t, err := http.ParseTime(c.ifModifiedSince); err == nil && !lm.After(t) {
 			return ErrNotModified
 		}
 	}

@@ -15,18 +15,24 @@ var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "encryption",
 	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
 	"metadataTable", "metrics", "notification", "object-lock", "ownershipControls",
-	"partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
+	"policy", "policyStatus", "publicAccessBlock", "replication",
 	"requestPayment", "restore", "retention", "select", "session", "torrent",
-	"uploadId", "uploads", "versions", "website",
+	"versions", "website",
 }
 
 // Subresources implemented at one level only: on the other they still get
 // NotImplemented, so that PUT /b/k?cors can never overwrite an object and
 // PUT /b?tagging (PutBucketTagging) never creates a bucket.
 var (
-	unsupportedOnBucket = []string{"attributes", "tagging"}
+	unsupportedOnBucket = []string{"attributes", "partNumber", "tagging", "uploadId", "uploads"}
 	unsupportedOnObject = []string{"cors", "delete"}
 )
+
+// multipartQueries are the query flags of multipart operations. On an
+// object, a request carrying one that no multipart route took (a method
+// the operation does not have) is refused rather than served as the plain
+// operation: PUT /b/k?uploads must never write the object.
+var multipartQueries = []string{"uploads", "uploadId"}
 
 // routes builds the declarative routing table. Order matters: specific
 // subresource routes come before the catch-all NotImplemented matcher, and
@@ -49,6 +55,7 @@ func (s *Server) routes() *mux.Router {
 		b.Methods(http.MethodGet).Queries("cors", "").HandlerFunc(s.getBucketCors)
 		b.Methods(http.MethodDelete).Queries("cors", "").HandlerFunc(s.deleteBucketCors)
 		b.Methods(http.MethodPost).Queries("delete", "").HandlerFunc(s.deleteObjects)
+		b.Methods(http.MethodGet).Queries("uploads", "").HandlerFunc(s.listMultipartUploads)
 		b.MatcherFunc(hasQuery(unsupportedOnBucket)).HandlerFunc(s.notImplemented)
 		b.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
 		b.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(s.listObjectsV2)
@@ -62,6 +69,18 @@ func (s *Server) routes() *mux.Router {
 	o := r.Path("/{bucket}/{key:.+}").Subrouter()
 	o.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
 	o.MatcherFunc(hasQuery(unsupportedOnObject)).HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodPost).Queries("uploads", "").HandlerFunc(s.createMultipartUpload)
+	o.Methods(http.MethodPost).Queries("uploadId", "").HandlerFunc(s.completeMultipartUpload)
+	o.Methods(http.MethodPut).Queries("uploadId", "").HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.uploadPartCopy)
+	o.Methods(http.MethodPut).Queries("uploadId", "").HandlerFunc(s.uploadPart)
+	o.Methods(http.MethodDelete).Queries("uploadId", "").HandlerFunc(s.abortMultipartUpload)
+	o.Methods(http.MethodGet).Queries("uploadId", "").HandlerFunc(s.listParts)
+	o.Methods(http.MethodGet).Queries("uploads", "").HandlerFunc(s.uploadsWithKey)
+	o.MatcherFunc(hasQuery(multipartQueries)).HandlerFunc(s.methodNotAllowed)
+	// partNumber without uploadId: GET and HEAD read one part (object.go);
+	// a PUT is an UploadPart missing its upload; nothing else takes it.
+	o.Methods(http.MethodPut).Queries("partNumber", "").HandlerFunc(s.partNumberWithoutUploadID)
+	o.Methods(http.MethodPost, http.MethodDelete).Queries("partNumber", "").HandlerFunc(s.methodNotAllowed)
 	o.Methods(http.MethodPut).Queries("tagging", "").HandlerFunc(s.putObjectTagging)
 	o.Methods(http.MethodGet).Queries("tagging", "").HandlerFunc(s.getObjectTagging)
 	o.Methods(http.MethodDelete).Queries("tagging", "").HandlerFunc(s.deleteObjectTagging)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
@@ -29,7 +30,7 @@ func (u untouchable) ListBuckets(context.Context) ([]objstore.BucketInfo, error)
 func (u untouchable) PutObject(context.Context, *objstore.PutRequest) (objstore.ObjectInfo, error) {
 	return objstore.ObjectInfo{}, u.fail()
 }
-func (u untouchable) GetObject(context.Context, string, string) (objstore.ObjectInfo, []byte, error) {
+func (u untouchable) GetObject(context.Context, string, string) (objstore.ObjectInfo, objstore.Body, error) {
 	return objstore.ObjectInfo{}, nil, u.fail()
 }
 func (u untouchable) HeadObject(context.Context, string, string) (objstore.ObjectInfo, error) {
@@ -48,6 +49,28 @@ func (u untouchable) PutObjectTagging(context.Context, string, string, map[strin
 }
 func (u untouchable) PutBucketCors(context.Context, string, []objstore.CORSRule) error {
 	return u.fail()
+}
+func (u untouchable) StoreBlob(context.Context, io.Reader, int64, ...checksum.Algorithm) (objstore.BlobRef, error) {
+	return objstore.BlobRef{}, u.fail()
+}
+func (u untouchable) DiscardBlob(context.Context, string) error { return u.fail() }
+func (u untouchable) CreateMultipartUpload(context.Context, *objstore.Upload) (objstore.Upload, error) {
+	return objstore.Upload{}, u.fail()
+}
+func (u untouchable) UploadPart(context.Context, *objstore.UploadPartRequest) (objstore.PartInfo, error) {
+	return objstore.PartInfo{}, u.fail()
+}
+func (u untouchable) CompleteMultipartUpload(context.Context, *objstore.CompleteRequest) (objstore.ObjectInfo, error) {
+	return objstore.ObjectInfo{}, u.fail()
+}
+func (u untouchable) AbortMultipartUpload(context.Context, string, string, string) error {
+	return u.fail()
+}
+func (u untouchable) ListParts(context.Context, string, string, string, int, int) (objstore.ListPartsResult, error) {
+	return objstore.ListPartsResult{}, u.fail()
+}
+func (u untouchable) ListMultipartUploads(context.Context, string, objstore.ListUploadsOptions) (objstore.ListUploadsResult, error) {
+	return objstore.ListUploadsResult{}, u.fail()
 }
 
 func signedRequest(method, target string, body string) *http.Request {

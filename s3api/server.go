@@ -96,9 +96,14 @@ type Options struct {
 	// "<bucket>.<domain>[:port]" addresses that bucket. Default
 	// ["localhost"]; path-style requests work regardless.
 	Domains []string
-	// MaxObjectSize bounds a single PutObject body. Default 64 MiB (bodies
-	// travel inline through the Raft log until large-object support lands).
+	// MaxObjectSize bounds a single PutObject body. Default and maximum
+	// 5 GiB (objstore.MaxSinglePut), S3's limit; larger is EntityTooLarge.
 	MaxObjectSize int64
+	// InlineThreshold is the largest PutObject body kept inline, in the
+	// Raft log entry itself; a larger one is streamed into a blob
+	// (Backend.StoreBlob) and never held in memory. Default 64 KiB; at
+	// most MaxObjectSize. Parts of multipart uploads are always blobs.
+	InlineThreshold int64
 	// MaxInFlight bounds concurrent S3 requests on this node; beyond it the
 	// node answers 503 SlowDown at once instead of queueing. Default 256.
 	MaxInFlight int
@@ -129,9 +134,13 @@ func New(backend Backend, opts Options) *Server {
 	if opts.Domains == nil {
 		opts.Domains = []string{"localhost"}
 	}
-	if opts.MaxObjectSize <= 0 {
-		opts.MaxObjectSize = 64 << 20
+	if opts.MaxObjectSize <= 0 || opts.MaxObjectSize > objstore.MaxSinglePut {
+		opts.MaxObjectSize = objstore.MaxSinglePut
 	}
+	if opts.InlineThreshold <= 0 {
+		opts.InlineThreshold = 64 << 10
+	}
+	opts.InlineThreshold = min(opts.InlineThreshold, opts.MaxObjectSize)
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 256
 	}
