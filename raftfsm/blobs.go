@@ -6,6 +6,7 @@ import (
 
 	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -23,7 +24,7 @@ import (
 // answers "is this blob referenced" in one lookup (orphan collection) and
 // lists what a node must hold (catch-up after a snapshot or downtime).
 // garbage/ is written deterministically by apply but drained by each node
-// on its own schedule (DrainGarbage), so replicas may differ in what is
+// on its own schedule (node/blobgc.go, through Garbage and DeleteGarbage), so replicas may differ in what is
 // left of it; nothing compares it.
 
 var (
@@ -128,9 +129,18 @@ func (a *applier) releaseRecord(key, v []byte) error {
 
 // validBlobRef checks what the store relies on: an ID that can be a file
 // name and an MD5 in the form ETags use.
+// Checksums must be well-formed too: a multipart Complete combines them,
+// and a value that cannot be decoded then must be refused here, at the
+// command that brings it.
 func validBlobRef(r *objstore.BlobRef) error {
-	if !blobstore.ValidID(r.ID) || r.Size < 0 || !isHexMD5(r.MD5) {
+	if !blobstore.ValidID(r.ID) || r.Size < 0 || r.Size > objstore.MaxSinglePut || !isHexMD5(r.MD5) {
 		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
+	}
+	for name, v := range r.Checksums {
+		alg, err := checksum.ParseAlgorithm(name)
+		if err != nil || alg.String() != name || alg == checksum.MD5 || !alg.ValidValue(v) {
+			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
+		}
 	}
 	return nil
 }
@@ -169,6 +179,9 @@ func (f *FSM) BlobReferenced(id string) (bool, error) {
 // reached the end. Walking in bounded pages keeps read transactions short
 // even for millions of blobs.
 func (f *FSM) WalkBlobs(after string, limit int, fn func(objstore.BlobRef)) (last string, err error) {
+	if limit <= 0 {
+		return after, nil
+	}
 	err = f.view(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bktBlobs)
 		if idx == nil {

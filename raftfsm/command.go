@@ -518,6 +518,7 @@ var wireErrors = []error{
 	14: objstore.ErrEntityTooSmall,
 	15: objstore.ErrBadDigest,
 	16: ErrSourceChanged,
+	17: objstore.ErrEntityTooLarge,
 }
 
 func errorCode(err error) byte {

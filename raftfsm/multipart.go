@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/strongboxdb/strongbox/objstore"
@@ -70,8 +72,13 @@ func splitUploadKey(k []byte) (key, uploadID string, err error) {
 	return "", "", fmt.Errorf("%w: malformed upload key %q", errCorrupt, k)
 }
 
-func partKey(uploadID string, number int) []byte {
-	return binary.BigEndian.AppendUint16([]byte(uploadID), uint16(number))
+// partKey keys a part by its upload's full key (object key and upload
+// ID), so two uploads can never share parts even if an ID were reused
+// under another key. Upload IDs are [0-9A-Za-z._-], all above 0x2d, and
+// part numbers at most 0x2710, so an upload's parts (prefix plus exactly
+// two bytes) sort before those of any longer ID sharing the prefix.
+func partKey(key, uploadID string, number int) []byte {
+	return binary.BigEndian.AppendUint16(uploadKey(key, uploadID), uint16(number))
 }
 
 func validUploadID(id string) bool {
@@ -119,6 +126,9 @@ func validateMultipart(c *Command) error {
 	case TypeUploadPart:
 		if n := c.Part.PartNumber; n < 1 || n > objstore.MaxParts {
 			return fmt.Errorf("%w: part number %d", ErrInvalidCommand, n)
+		}
+		if c.Part.Blob.Size > objstore.MaxPartSize {
+			return fmt.Errorf("%w: part of %d bytes", ErrInvalidCommand, c.Part.Blob.Size)
 		}
 		return validBlobRef(&c.Part.Blob)
 	case TypeCompleteMultipartUpload:
@@ -196,7 +206,7 @@ func (a *applier) uploadPart(c *Command, r *Result) error {
 	if u == nil {
 		return a.failed(c, r, objstore.ErrNoSuchUpload)
 	}
-	k := partKey(p.UploadID, p.PartNumber)
+	k := partKey(p.Key, p.UploadID, p.PartNumber)
 	if v := parts.Get(k); v != nil {
 		old, err := decodePartRecord(p.PartNumber, v)
 		if err != nil {
@@ -261,7 +271,7 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 	etags := make([]string, len(cr.Parts))
 	var size int64
 	for i, want := range cr.Parts {
-		v := parts.Get(partKey(cr.UploadID, want.PartNumber))
+		v := parts.Get(partKey(cr.Key, cr.UploadID, want.PartNumber))
 		if v == nil {
 			r.Err = fmt.Errorf("%w: part %d was not uploaded", objstore.ErrInvalidPart, want.PartNumber)
 			return nil
@@ -274,8 +284,8 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 			r.Err = fmt.Errorf("%w: part %d has ETag %q", objstore.ErrInvalidPart, want.PartNumber, p.Blob.MD5)
 			return nil
 		}
-		for alg, sum := range want.Checksums {
-			if p.Blob.Checksums[alg] != sum {
+		for _, alg := range slices.Sorted(maps.Keys(want.Checksums)) {
+			if p.Blob.Checksums[alg] != want.Checksums[alg] {
 				r.Err = fmt.Errorf("%w: part %d: %s checksum differs", objstore.ErrInvalidPart, want.PartNumber, alg)
 				return nil
 			}
@@ -283,6 +293,9 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 		if u.ChecksumAlgorithm != "" && p.Blob.Checksums[u.ChecksumAlgorithm] == "" {
 			r.Err = fmt.Errorf("%w: part %d lacks a %s checksum", objstore.ErrInvalidPart, want.PartNumber, u.ChecksumAlgorithm)
 			return nil
+		}
+		if p.Blob.Size > objstore.MaxPartSize {
+			return fmt.Errorf("%w: part %d of %d bytes", errCorrupt, want.PartNumber, p.Blob.Size)
 		}
 		if i < len(cr.Parts)-1 && p.Blob.Size < objstore.MinPartSize {
 			r.Err = fmt.Errorf("%w: part %d is %d bytes", objstore.ErrEntityTooSmall, want.PartNumber, p.Blob.Size)
@@ -307,7 +320,8 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 	}
 	etag, _ := multipartETag(etags) // part MD5s were validated when stored
 	info := objstore.ObjectInfo{
-		Key: cr.Key, Size: size, ETag: etag, LastModified: unixTime(c.Time),
+		// S3 dates a multipart object by its upload's initiation.
+		Key: cr.Key, Size: size, ETag: etag, LastModified: u.Initiated,
 		ContentType: u.ContentType, Headers: u.Headers, UserMeta: u.UserMeta, Tags: u.Tags,
 		PartsCount: len(listed), Blobs: make([]objstore.BlobRef, len(listed)),
 	}
@@ -317,13 +331,17 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 	if alg := u.ChecksumAlgorithm; alg != "" {
 		sum, err := objectChecksum(u, listed)
 		if err != nil {
-			return err // parts were checked above: a failure is a broken store
+			// Stored checksums are validated at UploadPart, so this is
+			// not reachable from a client; still a client outcome, never
+			// a store fault that would stop every replica.
+			r.Err = fmt.Errorf("%w: %v", objstore.ErrInvalidPart, err)
+			return nil
 		}
 		info.Checksums = map[string]string{alg: sum}
 		info.ChecksumType = u.ChecksumType
 	}
-	for alg, want := range cr.Checksums {
-		if got, ok := info.Checksums[alg]; !ok || !sameChecksum(got, want) {
+	for _, alg := range slices.Sorted(maps.Keys(cr.Checksums)) {
+		if got, ok := info.Checksums[alg]; !ok || !sameChecksum(got, cr.Checksums[alg]) {
 			r.Err = fmt.Errorf("%w: the %s checksum of the object is %q", objstore.ErrBadDigest, alg, got)
 			return nil
 		}
@@ -335,7 +353,7 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 	for _, p := range listed {
 		keep[p.Blob.ID] = true
 	}
-	if err := a.deleteParts(parts, cr.UploadID, keep); err != nil {
+	if err := a.deleteParts(parts, cr.Key, cr.UploadID, keep); err != nil {
 		return err
 	}
 	if err := uploads.Delete(uploadKey(cr.Key, cr.UploadID)); err != nil {
@@ -406,8 +424,8 @@ func sameChecksum(got, want string) bool {
 
 // deleteParts deletes every part record of an upload; the blobs of parts
 // not in keep become garbage.
-func (a *applier) deleteParts(parts *bolt.Bucket, uploadID string, keep map[string]bool) error {
-	prefix := []byte(uploadID)
+func (a *applier) deleteParts(parts *bolt.Bucket, key, uploadID string, keep map[string]bool) error {
+	prefix := uploadKey(key, uploadID)
 	var doomed [][]byte
 	var release []objstore.BlobRef
 	c := parts.Cursor()
@@ -443,7 +461,7 @@ func (a *applier) abortMultipartUpload(c *Command, r *Result) error {
 		r.Err = objstore.ErrNoSuchUpload
 		return nil
 	}
-	if err := a.deleteParts(parts, c.UploadID, nil); err != nil {
+	if err := a.deleteParts(parts, c.Key, c.UploadID, nil); err != nil {
 		return err
 	}
 	return uploads.Delete(uploadKey(c.Key, c.UploadID))
@@ -511,9 +529,9 @@ func (f *FSM) ListParts(bucket, key, uploadID string, marker, max int) (objstore
 		if marker >= objstore.MaxParts {
 			return nil
 		}
-		prefix := []byte(uploadID)
+		prefix := uploadKey(key, uploadID)
 		c := parts.Cursor()
-		for k, v := c.Seek(partKey(uploadID, marker+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+2; k, v = c.Next() {
+		for k, v := c.Seek(partKey(key, uploadID, marker+1)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+2; k, v = c.Next() {
 			if len(res.Parts) == max {
 				res.IsTruncated = true
 				res.NextPartNumberMarker = res.Parts[len(res.Parts)-1].PartNumber
