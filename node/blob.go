@@ -101,6 +101,13 @@ type blobService struct {
 
 	healMu  sync.Mutex
 	healing map[string]struct{}
+
+	// replicating maps the ID of each blob whose replication continues
+	// after StoreBlob returned to the cancel of that replication, so that
+	// DiscardBlob stops it before removing the peers' copies (else a copy
+	// landing after the delete would stay until orphan collection).
+	repMu       sync.Mutex
+	replicating map[string]context.CancelFunc
 }
 
 // newBlobService opens the node's blob store under DataDir/blobs. A store
@@ -116,6 +123,8 @@ func newBlobService(n *Node) *blobService {
 		stopCh:  make(chan struct{}),
 		stopped: make(chan struct{}),
 		healing: map[string]struct{}{},
+
+		replicating: map[string]context.CancelFunc{},
 	}
 	b.store, b.openErr = blobstore.Open(filepath.Join(n.cfg.DataDir, "blobs"))
 	if b.openErr != nil {
@@ -280,9 +289,15 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 			q.record(err)
 		}()
 	}
+	b.repMu.Lock()
+	b.replicating[w.ID()] = cancelRep
+	b.repMu.Unlock()
 	go func() {
 		<-q.allDone
 		cancelRep()
+		b.repMu.Lock()
+		delete(b.replicating, w.ID())
+		b.repMu.Unlock()
 	}()
 
 	// Once sealed, peers may commit their copy: a failure from then on
@@ -691,6 +706,11 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 		return b.unavailable()
 	}
 	defer b.leave()
+	b.repMu.Lock()
+	if cancel := b.replicating[id]; cancel != nil {
+		cancel()
+	}
+	b.repMu.Unlock()
 	if err := b.store.Remove(id); err != nil {
 		return err
 	}

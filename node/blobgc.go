@@ -56,11 +56,11 @@ func (n *Node) every(interval time.Duration, now bool, fn func(ctx context.Conte
 		<-n.closed
 		cancel()
 	}()
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	if now {
 		fn(ctx)
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	for {
 		select {
 		case <-n.closed:
@@ -146,7 +146,25 @@ func (n *Node) removeGarbage(id string) bool {
 // syncBlobs fetches every referenced blob this node lacks, a few at a
 // time. It reads the local index without a barrier: a blob referenced
 // after the walk is the next pass's business (or the first read's).
+//
+// The pass starts with a read barrier, retried until it succeeds: a node
+// that just restarted has not replayed or received the entries written
+// while it was down, and walking its index before that would miss exactly
+// the blobs it lacks.
 func (n *Node) syncBlobs(ctx context.Context) {
+	for {
+		bctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+		err := n.readBarrier(bctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.cfg.ElectionTimeout):
+		}
+	}
 	b := n.blobs()
 	if !b.enter() {
 		return

@@ -46,7 +46,13 @@ func (n *Node) readIndexRound(ctx context.Context) (uint64, error) {
 		} else {
 			var addr string
 			if addr, err = n.waitLeader(ctx); err == nil {
-				idx, err = n.remoteReadIndex(ctx, addr)
+				if addr == n.advertise {
+					// Became leader while waiting: asking ourselves over
+					// the network would queue behind this very round.
+					idx, err = n.leaderReadIndex(ctx)
+				} else {
+					idx, err = n.remoteReadIndex(ctx, addr)
+				}
 			}
 		}
 		if errors.Is(err, errNotLeader) && attempt+1 < maxForwardAttempts {
