@@ -5,7 +5,7 @@ BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
 
-.PHONY: all build run test lint unit bench bench-load test-clients clean check check-long
+.PHONY: all build run test lint unit bench bench-load bench-large test-clients clean check check-long
 
 all: build
 
@@ -35,6 +35,10 @@ bench:
 ## bench-load: the load tool against a running `make run` cluster (leader and follower, c=1 and c=32).
 bench-load: build
 	scripts/bench-load.sh
+
+## bench-large: a fresh 3-node cluster of real processes (S3 on 127.0.0.1:9100-9102): through a follower, a 1 GiB PutObject and a 1 GiB multipart upload with each node's peak RSS, then 64 MiB PUT/GET throughput next to dd's disk bandwidth.
+bench-large:
+	GO=$(GO) scripts/bench-large.sh
 
 ## test-clients: install Debian's awscli, python3-boto3, s3cmd, rclone and the AWS SDK for JavaScript v3 (npm ci), then run a scripted session with each against a fresh 3-node cluster.
 test-clients: build
