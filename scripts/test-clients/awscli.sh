@@ -254,6 +254,23 @@ JSON
   expect_error NoSuchCORSConfiguration awsn 0 s3api get-bucket-cors --bucket "$B"
 }
 
+s_multipart() {
+  head -c 20971520 /dev/urandom >big.bin
+  # 20 MiB: the CLI uploads it in 8 MiB parts, and copies it with
+  # UploadPartCopy.
+  awsn 1 s3 cp big.bin "s3://$B/big/big.bin"
+  etag=$(awsn 2 s3api head-object --bucket "$B" --key big/big.bin --query ETag --output text)
+  expect_contains "$etag" '-3"'
+  awsn 0 s3 cp "s3://$B/big/big.bin" got-big.bin
+  same big.bin got-big.bin
+  awsn 2 s3 cp "s3://$B/big/big.bin" "s3://$B/big/copy.bin"
+  awsn 1 s3 cp "s3://$B/big/copy.bin" got-copy.bin
+  same big.bin got-copy.bin
+  n=$(awsn 0 s3api list-multipart-uploads --bucket "$B" --query 'length(Uploads || `[]`)' --output text)
+  expect_eq "$n" 0 "open multipart uploads"
+  awsn 1 s3 rm --recursive "s3://$B/big/"
+}
+
 s_rm() {
   awsn 0 s3 rm "s3://$B/small.txt"
   expect_error "(404)" awsn 1 s3api head-object --bucket "$B" --key small.txt
@@ -292,5 +309,6 @@ step "s3 presign (default signature) + curl" s_presign
 step "s3 presign with SigV4 + curl (escaped and unicode keys, tampered, expired)" s_presign_v4
 step "object tagging (x-amz-tagging, put/get/delete-object-tagging)" s_tagging
 step "bucket CORS (put/get/delete-bucket-cors, preflight, actual request)" s_cors
+step "multipart: s3 cp of 20 MiB up, down and s3-to-s3 (UploadPartCopy)" s_multipart
 step "s3 rm, rm --recursive" s_rm
 step "s3 rb (BucketNotEmpty, --force, empty)" s_rb

@@ -206,6 +206,29 @@ def _():
     eq(body_of(s3(1).get_object(Bucket=BUCKET, Key="empty/after")), SMALL, "body after the empty PUT")
 
 
+@step("multipart: upload_fileobj of 20 MiB (s3transfer, 8 MiB parts), managed copy, list/abort uploads")
+def _():
+    big = os.urandom(20 << 20)
+    s3(1).upload_fileobj(io.BytesIO(big), BUCKET, "mp/big.bin")
+    head = s3(2).head_object(Bucket=BUCKET, Key="mp/big.bin")
+    if not head["ETag"].endswith('-3"'):
+        raise Fail(f"multipart ETag {head['ETag']}")
+    out = io.BytesIO()
+    s3(0).download_fileobj(BUCKET, "mp/big.bin", out)
+    eq(out.getvalue(), big, "downloaded multipart object")
+    s3(2).copy({"Bucket": BUCKET, "Key": "mp/big.bin"}, BUCKET, "mp/copy.bin")
+    got = s3(1).get_object(Bucket=BUCKET, Key="mp/copy.bin")["Body"].read()
+    eq(got, big, "multipart copy")
+    up = s3(0).create_multipart_upload(Bucket=BUCKET, Key="mp/aborted.bin")["UploadId"]
+    s3(1).upload_part(Bucket=BUCKET, Key="mp/aborted.bin", UploadId=up, PartNumber=1, Body=b"x" * 1024)
+    ids = [u["UploadId"] for u in s3(2).list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+    eq(ids, [up], "open uploads")
+    s3(0).abort_multipart_upload(Bucket=BUCKET, Key="mp/aborted.bin", UploadId=up)
+    error_code("NoSuchUpload", s3(1).list_parts, Bucket=BUCKET, Key="mp/aborted.bin", UploadId=up)
+    for k in ("mp/big.bin", "mp/copy.bin"):
+        s3(2).delete_object(Bucket=BUCKET, Key=k)
+
+
 @step("object errors: NoSuchKey, 404 on HEAD, NoSuchBucket")
 def _():
     e = error_code("NoSuchKey", s3(0).get_object, Bucket=BUCKET, Key="does/not/exist")

@@ -115,6 +115,14 @@ s_sync() {
   expect_eq "$files" "$(tree_listing tree)" "after sync"
 }
 
+s_multipart() {
+  head -c 12582912 /dev/urandom >big.bin
+  rc copyto --s3-upload-cutoff 5M --s3-chunk-size 5M big.bin "$(r 1)$B/big.bin"
+  rc copyto "$(r 2)$B/big.bin" got-big.bin
+  same big.bin got-big.bin
+  rc deletefile "$(r 0)$B/big.bin"
+}
+
 s_purge() {
   rc purge "$(r 0)$B"
   out=$(rc lsd "$(r 1)")
@@ -130,4 +138,5 @@ step "server-side copyto and moveto" s_server_side_copy_move
 step "errors (missing bucket)" s_errors
 step "delete --include, deletefile" s_delete
 step "sync after changes" s_sync
+step "multipart upload (5 MiB chunks), download" s_multipart
 step "purge" s_purge

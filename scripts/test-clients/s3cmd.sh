@@ -155,6 +155,15 @@ XML
   expect_eq "$code" 403 "preflight after delcors"
 }
 
+s_multipart() {
+  head -c 12582912 /dev/urandom >big.bin
+  s3n 1 put --multipart-chunk-size-mb=5 big.bin "s3://$B/big.bin"
+  out=$(s3n 2 get --force "s3://$B/big.bin" got-big.bin 2>&1)
+  same big.bin got-big.bin
+  expect_not_contains "$out" "WARNING" "get output"
+  s3n 0 del "s3://$B/big.bin"
+}
+
 s_rb() {
   expect_error BucketNotEmpty s3n 2 rb "s3://$B"
   s3n 0 del --recursive --force "s3://$B"
@@ -174,4 +183,5 @@ step "sync tree up, again (no-op), down" s_sync
 step "sync --delete-removed after changes" s_sync_delete_removed
 step "signurl + curl" s_signurl
 step "setcors, delcors (checked with a curl preflight)" s_cors
+step "multipart put (5 MiB chunks), get (MD5 verified)" s_multipart
 step "rb (BucketNotEmpty, then empty)" s_rb

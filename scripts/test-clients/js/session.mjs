@@ -28,6 +28,11 @@ import {
   GetBucketCorsCommand,
   DeleteBucketCorsCommand,
   GetObjectAttributesCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
+  ListPartsCommand,
   paginateListObjectsV2,
   NoSuchKey,
   NoSuchBucket,
@@ -165,6 +170,32 @@ step("GetObject Range, IfNoneMatch (304), ResponseContentType", async () => {
   const o = await s3(1).send(new GetObjectCommand({ Bucket: BUCKET, Key: "obj/payload.bin", ResponseContentType: "text/x-override" }));
   await bytes(o);
   eq(o.ContentType, "text/x-override", "ResponseContentType");
+});
+
+step("multipart: Create (CRC32), UploadPart x2 through different nodes, ListParts, Complete, GetObject PartNumber; Abort", async () => {
+  const Key = "mp/big.bin";
+  const big = randomBytes((5 << 20) + 300_000);
+  const parts = [big.subarray(0, 5 << 20), big.subarray(5 << 20)];
+  const { UploadId } = await s3(0).send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key, ChecksumAlgorithm: "CRC32" }));
+  const done = [];
+  for (const [i, body] of parts.entries()) {
+    const up = await s3(i + 1).send(new UploadPartCommand({ Bucket: BUCKET, Key, UploadId, PartNumber: i + 1, Body: body, ChecksumAlgorithm: "CRC32" }));
+    eq(up.ETag, `"${md5(body)}"`, `part ${i + 1} ETag`);
+    done.push({ PartNumber: i + 1, ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32 });
+  }
+  const listed = await s3(2).send(new ListPartsCommand({ Bucket: BUCKET, Key, UploadId }));
+  eq(listed.Parts.map((p) => [p.PartNumber, p.Size]), [[1, 5 << 20], [2, 300_000]], "ListParts");
+  const fin = await s3(0).send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key, UploadId, MultipartUpload: { Parts: done } }));
+  const want = createHash("md5").update(Buffer.concat(parts.map((p) => createHash("md5").update(p).digest()))).digest("hex") + "-2";
+  eq(fin.ETag, `"${want}"`, "multipart ETag");
+  const got = await s3(1).send(new GetObjectCommand({ Bucket: BUCKET, Key, ChecksumMode: "ENABLED" }));
+  eq(md5(await bytes(got)), md5(big), "GetObject body md5");
+  const p2 = await s3(2).send(new GetObjectCommand({ Bucket: BUCKET, Key, PartNumber: 2 }));
+  eq([p2.PartsCount, md5(await bytes(p2))], [2, md5(parts[1])], "GetObject PartNumber 2");
+  const ab = await s3(1).send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: "mp/aborted" }));
+  await s3(2).send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: "mp/aborted", UploadId: ab.UploadId }));
+  await expectError("NoSuchUpload", s3(0).send(new ListPartsCommand({ Bucket: BUCKET, Key: "mp/aborted", UploadId: ab.UploadId })), "ListParts after abort");
+  await s3(0).send(new DeleteObjectCommand({ Bucket: BUCKET, Key }));
 });
 
 step("errors: NoSuchKey, NotFound (HEAD), NoSuchBucket, BucketNotEmpty", async () => {
