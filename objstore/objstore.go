@@ -144,7 +144,8 @@ type ListOptions struct {
 	MaxKeys int
 }
 
-// ListResult is one page of a listing, keys in UTF-8 byte order.
+// ListResult is one page of a listing, keys in UTF-8 byte order. Its
+// ObjectInfos leave Blobs nil (a listing needs no body layout).
 type ListResult struct {
 	Objects        []ObjectInfo
 	CommonPrefixes []string

@@ -33,6 +33,8 @@ type applier struct {
 	// garbage entries it listed: together they key garbage/.
 	index uint64
 	seq   uint32
+	// time is the entry's command time, recorded with garbage entries.
+	time int64
 }
 
 func newApplier(tx *bolt.Tx) *applier {
@@ -48,6 +50,7 @@ func (a *applier) apply(index uint64, data []byte, r *Result) error {
 		r.Err = err
 		return nil
 	}
+	a.time = c.Time
 	if err := validate(c); err != nil {
 		r.Err = err
 		return a.discardCarried(c)

@@ -1,8 +1,12 @@
 package raftfsm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
@@ -18,7 +22,7 @@ import (
 // will now never reference. Both buckets are top level in fsm.db:
 //
 //	blobs/     <blob id> -> [size uvarint][md5 string]   every referenced blob
-//	garbage/   <applied index 8 BE><seq 4 BE> -> <blob id>
+//	garbage/   <applied index 8 BE><seq 4 BE> -> <time 8 BE><blob id>
 //
 // blobs/ is replicated state like any other: the same on every node. It
 // answers "is this blob referenced" in one lookup (orphan collection) and
@@ -112,7 +116,10 @@ func (a *applier) discard(id string) error {
 	binary.BigEndian.PutUint64(k[:8], a.index)
 	binary.BigEndian.PutUint32(k[8:], a.seq)
 	a.seq++
-	return g.Put(k[:], []byte(id))
+	// The command's (leader-stamped) time: nodes age entries by it, so
+	// a drainer needs no memory of when it first saw one.
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(a.time))
+	return g.Put(k[:], append(v, id...))
 }
 
 // releaseRecord releases the blobs of the object record v (nil: none).
@@ -136,7 +143,8 @@ func validBlobRef(r *objstore.BlobRef) error {
 	if !blobstore.ValidID(r.ID) || r.Size < 0 || r.Size > objstore.MaxSinglePut || !isHexMD5(r.MD5) {
 		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
 	}
-	for name, v := range r.Checksums {
+	for _, name := range slices.Sorted(maps.Keys(r.Checksums)) {
+		v := r.Checksums[name]
 		alg, err := checksum.ParseAlgorithm(name)
 		if err != nil || alg.String() != name || alg == checksum.MD5 || !alg.ValidValue(v) {
 			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
@@ -212,16 +220,18 @@ func (f *FSM) WalkBlobs(after string, limit int, fn func(objstore.BlobRef)) (las
 }
 
 // GarbageEntry is one blob listed as garbage: Key identifies the entry
-// for DeleteGarbage, Index is the log index of the apply that listed it.
+// for DeleteGarbage, Index is the log index of the apply that listed it
+// and Time that command's time.
 type GarbageEntry struct {
 	Key   []byte
 	Index uint64
+	Time  time.Time
 	ID    string
 }
 
 // Garbage returns up to limit garbage entries in the order they were
-// listed.
-func (f *FSM) Garbage(limit int) ([]GarbageEntry, error) {
+// listed, starting after the entry keyed after (nil: from the first).
+func (f *FSM) Garbage(after []byte, limit int) ([]GarbageEntry, error) {
 	var out []GarbageEntry
 	err := f.view(func(tx *bolt.Tx) error {
 		g := tx.Bucket(bktGarbage)
@@ -229,11 +239,22 @@ func (f *FSM) Garbage(limit int) ([]GarbageEntry, error) {
 			return nil
 		}
 		c := g.Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			if len(k) != 12 {
-				return fmt.Errorf("%w: garbage key of %d bytes", errCorrupt, len(k))
+		k, v := c.First()
+		if after != nil {
+			if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
 			}
-			out = append(out, GarbageEntry{Key: append([]byte(nil), k...), Index: binary.BigEndian.Uint64(k), ID: string(v)})
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			if len(k) != 12 || len(v) < 8 {
+				return fmt.Errorf("%w: garbage entry of %d+%d bytes", errCorrupt, len(k), len(v))
+			}
+			out = append(out, GarbageEntry{
+				Key:   bytes.Clone(k),
+				Index: binary.BigEndian.Uint64(k),
+				Time:  unixTime(int64(binary.BigEndian.Uint64(v))),
+				ID:    string(v[8:]),
+			})
 		}
 		return nil
 	})

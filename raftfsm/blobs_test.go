@@ -50,7 +50,7 @@ func blobPutReq(bucket, key string, ref objstore.BlobRef) *objstore.PutRequest {
 // garbageIDs lists the blob IDs in garbage/, in listing order.
 func garbageIDs(tb testing.TB, f *FSM) []string {
 	tb.Helper()
-	g, err := f.Garbage(1 << 20)
+	g, err := f.Garbage(nil, 1<<20)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -534,7 +534,10 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if head, _ := f.HeadObject("b", "k"); !reflect.DeepEqual(head, want) {
 		t.Fatalf("HeadObject %+v", head)
 	}
-	if list, _ := f.ListObjects("b", objectsPage); len(list.Objects) != 1 || !reflect.DeepEqual(list.Objects[0], want) {
+	// A listing carries everything but the blob list.
+	listed := want
+	listed.Blobs = nil
+	if list, _ := f.ListObjects("b", objectsPage); len(list.Objects) != 1 || !reflect.DeepEqual(list.Objects[0], listed) {
 		t.Fatalf("ListObjects %+v", list.Objects)
 	}
 	if !referenced(t, f, b1.ID) || len(garbageIDs(t, f)) != 0 {
@@ -559,7 +562,7 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if info, body, _ := f.GetObject("b", "k"); info.Blobs != nil || string(body) != "small" {
 		t.Fatalf("inline overwrite: %+v %q", info, body)
 	}
-	g, err := f.Garbage(10)
+	g, err := f.Garbage(nil, 10)
 	if err != nil || len(g) != 1 || g[0].ID != b1.ID || g[0].Index != r.Index || len(g[0].Key) != 12 {
 		t.Fatalf("Garbage = %+v, %v", g, err)
 	}
@@ -604,7 +607,7 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	g, _ = f.Garbage(100)
+	g, _ = f.Garbage(nil, 100)
 	if len(g) != 5 || g[3].ID != b5.ID || g[4].ID != b4.ID || g[3].Index != r.Index || g[4].Index != r.Index ||
 		bytes.Compare(g[3].Key, g[4].Key) >= 0 {
 		t.Fatalf("DeleteObjects garbage %+v", g)
@@ -615,10 +618,10 @@ func TestBlobPutLifecycle(t *testing.T) {
 	runSteps(t, f, &s, []step{{"bucket now empty", NewDeleteBucket("b"), nil}})
 
 	// Garbage pages and DeleteGarbage.
-	if g, _ := f.Garbage(2); len(g) != 2 || g[0].ID != b1.ID {
+	if g, _ := f.Garbage(nil, 2); len(g) != 2 || g[0].ID != b1.ID {
 		t.Fatalf("Garbage(2) = %+v", g)
 	}
-	all, _ := f.Garbage(100)
+	all, _ := f.Garbage(nil, 100)
 	if err := f.DeleteGarbage([][]byte{all[0].Key, all[2].Key, []byte("not a key at all")}); err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +645,7 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if err := f.DeleteGarbage(keys); !errors.Is(err, ErrClosed) {
 		t.Fatalf("DeleteGarbage after Close: %v", err)
 	}
-	if _, err := f.Garbage(1); !errors.Is(err, ErrClosed) {
+	if _, err := f.Garbage(nil, 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Garbage after Close: %v", err)
 	}
 	if _, err := f.BlobReferenced(b1.ID); !errors.Is(err, ErrClosed) {
@@ -717,7 +720,7 @@ func TestBlobPutFailuresDiscardTheBlob(t *testing.T) {
 		if after := dataOnly(dump(t, f)); after != before {
 			t.Fatalf("%s: failed put changed replicated state", tt.name)
 		}
-		g, _ := f.Garbage(100)
+		g, _ := f.Garbage(nil, 100)
 		if len(g) == 0 || g[len(g)-1].ID != tt.req.Blob.ID || g[len(g)-1].Index != r.Index {
 			t.Fatalf("%s: garbage %+v does not end with the carried blob", tt.name, g)
 		}
@@ -1220,7 +1223,12 @@ func checkBlobIndex(t *testing.T, f *FSM) {
 			t.Fatal(err)
 		}
 		for _, o := range res.Objects {
-			for _, r := range o.Blobs {
+			// Listings leave the blob list out; the record has it.
+			full, err := f.HeadObject(b.Name, o.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range full.Blobs {
 				add(b.Name+"/"+o.Key, r)
 			}
 		}
@@ -1283,8 +1291,8 @@ func TestSnapshotRestoreKeepsBlobsAndUploads(t *testing.T) {
 	if !reflect.DeepEqual(walkAllBlobs(t, dst, 7), walkAllBlobs(t, ref, 1000)) {
 		t.Fatal("WalkBlobs differs after Restore")
 	}
-	g1, _ := dst.Garbage(1 << 20)
-	g2, _ := ref.Garbage(1 << 20)
+	g1, _ := dst.Garbage(nil, 1<<20)
+	g2, _ := ref.Garbage(nil, 1<<20)
 	if !reflect.DeepEqual(g1, g2) {
 		t.Fatal("Garbage differs after Restore")
 	}
@@ -1313,5 +1321,51 @@ func TestSnapshotRestoreKeepsBlobsAndUploads(t *testing.T) {
 	applySplit(t, dst, logs[350:], 4, 40)
 	if dump(t, dst) != dump(t, src) {
 		t.Fatal("restored FSM diverged after applying the rest of the log")
+	}
+}
+
+// Garbage entries carry their command's time (the drainer ages them by
+// it) and page with an exclusive cursor.
+func TestGarbagePagesAndTimes(t *testing.T) {
+	f := openFSM(t)
+	var s logSeq
+	applyOne(t, f, &s, NewCreateBucket("b"))
+	var ids []string
+	for i := 1; i <= 5; i++ {
+		ref := testBlob(i, 1<<20)
+		applyOne(t, f, &s, NewPutObject(blobPutReq("b", "k", ref)))
+		ids = append(ids, ref.ID)
+	}
+	r := applyOne(t, f, &s, NewDeleteObject("b", "k"))
+	all, err := f.Garbage(nil, 100)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("Garbage = %+v, %v", all, err)
+	}
+	for i, e := range all {
+		if e.ID != ids[i] {
+			t.Fatalf("entry %d is %s, want %s", i, e.ID, ids[i])
+		}
+	}
+	// The last entry was listed by the delete, at its time.
+	if last := all[4]; last.Index != r.Index || !last.Time.Equal(time.Unix(int64(r.Index), 0)) {
+		t.Fatalf("last entry %+v, delete at index %d", last, r.Index)
+	}
+	var paged []string
+	var after []byte
+	for {
+		page, err := f.Garbage(after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			paged = append(paged, e.ID)
+		}
+		after = page[len(page)-1].Key
+	}
+	if !slices.Equal(paged, ids) {
+		t.Fatalf("paged %v, want %v", paged, ids)
 	}
 }

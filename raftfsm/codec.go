@@ -498,6 +498,17 @@ func appendRecord(b []byte, in *objstore.ObjectInfo) []byte {
 // info's strings and maps are copies; v may be bbolt memory that dies with
 // the transaction.
 func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
+	return decodeRecordFields(key, v, true)
+}
+
+// decodeRecordMeta is decodeRecord without the blob list (Blobs stays
+// nil): a listing page needs sizes and ETags, and a 10,000-part record's
+// list is about a megabyte.
+func decodeRecordMeta(key, v []byte) (objstore.ObjectInfo, error) {
+	return decodeRecordFields(key, v, false)
+}
+
+func decodeRecordFields(key, v []byte, withBlobs bool) (objstore.ObjectInfo, error) {
 	d := decoder{b: v}
 	info := objstore.ObjectInfo{Key: string(key)}
 	ver := d.byte()
@@ -513,6 +524,12 @@ func decodeRecord(key, v []byte) (objstore.ObjectInfo, error) {
 	if ver >= 3 {
 		info.ChecksumType = d.string()
 		info.PartsCount = d.bounded(objstore.MaxParts)
+		if !withBlobs {
+			if d.err != nil {
+				return info, fmt.Errorf("raftfsm: object record %q: %w", key, d.err)
+			}
+			return info, nil
+		}
 		if loc == bodyBlobs {
 			info.Blobs = d.blobList()
 			if info.Blobs == nil {

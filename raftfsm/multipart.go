@@ -101,6 +101,12 @@ func validateMultipart(c *Command) error {
 	if !validUploadID(c.UploadID) {
 		return fmt.Errorf("%w: upload id %q", ErrInvalidCommand, c.UploadID)
 	}
+	// The escaped key, the upload ID and a part number make the part key,
+	// which bbolt must accept: a longer one would fail the write after the
+	// checks and stop every replica.
+	if n := len(partKey(c.Key, c.UploadID, 1)); n > bolt.MaxKeySize {
+		return fmt.Errorf("%w: key of %d bytes for an upload", ErrInvalidCommand, len(c.Key))
+	}
 	switch c.Type {
 	case TypeCreateMultipartUpload:
 		if alg := c.Upload.ChecksumAlgorithm; alg != "" {

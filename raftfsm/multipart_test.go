@@ -313,7 +313,7 @@ func TestMultipartLifecycle(t *testing.T) {
 		t.Fatal(r.Err)
 	}
 	partTime[2] = time.Unix(int64(r.Index), 0).UTC()
-	if g, _ := f.Garbage(10); len(g) != 1 || g[0].ID != old2.ID || g[0].Index != r.Index || referenced(t, f, old2.ID) {
+	if g, _ := f.Garbage(nil, 10); len(g) != 1 || g[0].ID != old2.ID || g[0].Index != r.Index || referenced(t, f, old2.ID) {
 		t.Fatalf("re-uploaded part: garbage %+v", g)
 	}
 	checkBlobIndex(t, f)
@@ -553,7 +553,7 @@ func TestCompleteOutcomes(t *testing.T) {
 				t.Fatalf("inline body survived the Complete: %q", body)
 			}
 			// The unlisted parts are garbage, listed by this entry.
-			g, _ := f.Garbage(100)
+			g, _ := f.Garbage(nil, 100)
 			for _, e := range g {
 				if e.Index != r.Index {
 					t.Fatalf("garbage entry %+v not from the Complete (index %d)", e, r.Index)
@@ -876,7 +876,7 @@ func TestAbortMultipartUpload(t *testing.T) {
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	g, _ := f.Garbage(10)
+	g, _ := f.Garbage(nil, 10)
 	if len(g) != 2 || g[0].ID != a1.ID || g[1].ID != a2.ID || g[0].Index != r.Index || g[1].Index != r.Index {
 		t.Fatalf("garbage after abort %+v", g)
 	}
@@ -931,7 +931,7 @@ func TestUploadPartFailuresDiscardTheBlob(t *testing.T) {
 		if dataOnly(dump(t, f)) != before {
 			t.Fatalf("%s: refused part changed replicated state", tt.name)
 		}
-		g, _ := f.Garbage(100)
+		g, _ := f.Garbage(nil, 100)
 		if len(g) != i+1 || g[i].ID != ref.ID || g[i].Index != r.Index || referenced(t, f, ref.ID) {
 			t.Fatalf("%s: garbage %+v", tt.name, g)
 		}
@@ -968,7 +968,7 @@ func TestDeleteBucketWithOpenUploads(t *testing.T) {
 	if r.Err != nil {
 		t.Fatalf("DeleteBucket with open uploads: %v", r.Err)
 	}
-	g, _ := f.Garbage(10)
+	g, _ := f.Garbage(nil, 10)
 	var ids []string
 	for _, e := range g {
 		ids = append(ids, e.ID)

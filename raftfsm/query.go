@@ -195,7 +195,7 @@ func listPage(c cursor, opts objstore.ListOptions) (objstore.ListResult, error) 
 			res.IsTruncated = true
 			break
 		}
-		info, err := decodeRecord(k, v)
+		info, err := decodeRecordMeta(k, v)
 		if err != nil {
 			return res, err
 		}
