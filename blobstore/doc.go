@@ -148,11 +148,12 @@
 //
 // Garbage (node/blobgc.go). An apply that releases a blob, or a command
 // carrying a blob that fails (NoSuchBucket, NoSuchUpload,
-// PreconditionFailed), lists it in garbage/. Each node polls that list and
-// removes a listed blob Config.BlobGarbageDelay (default a minute) after it
-// first saw the entry, so that a GET that read the old record just before
-// still finds the file; the delay restarts after a reboot, which only
-// keeps files longer. garbage/ is local bookkeeping written
+// PreconditionFailed), lists it in garbage/ with the command's time. Each
+// node polls that list and removes a listed blob Config.BlobGarbageDelay
+// (default a minute) after that time, so that a GET that read the old
+// record just before still finds the file; a read of a blob-backed object
+// also holds its blobs on the node serving it until it ends, so a long
+// download survives an overwrite. garbage/ is local bookkeeping written
 // deterministically: replicas differ only in how much they have drained.
 // CollectBlobs runs every BlobCollectInterval with a grace period of
 // BlobOrphanAge (both an hour by default) and removes what nothing refers

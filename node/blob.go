@@ -108,6 +108,10 @@ type blobService struct {
 	// landing after the delete would stay until orphan collection).
 	repMu       sync.Mutex
 	replicating map[string]context.CancelFunc
+
+	// held counts, per blob ID, the open object reads using it (blobgc.go).
+	heldMu sync.Mutex
+	held   map[string]int
 }
 
 // newBlobService opens the node's blob store under DataDir/blobs. A store
@@ -125,6 +129,7 @@ func newBlobService(n *Node) *blobService {
 		healing: map[string]struct{}{},
 
 		replicating: map[string]context.CancelFunc{},
+		held:        map[string]int{},
 	}
 	b.store, b.openErr = blobstore.Open(filepath.Join(n.cfg.DataDir, "blobs"))
 	if b.openErr != nil {

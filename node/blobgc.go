@@ -15,8 +15,8 @@ import (
 //
 //   - drainGarbage removes the blobs the state machine listed in garbage/
 //     (released by an overwrite, delete, abort, replaced or unlisted part,
-//     or carried by a command that failed), BlobGarbageDelay after this
-//     node first saw the entry.
+//     or carried by a command that failed), BlobGarbageDelay after the
+//     listing command's time, unless an open read still holds the blob.
 //   - syncBlobs walks the blobs/ index and fetches every referenced blob
 //     this node lacks: it was down when the blob was written, or installed
 //     a snapshot (snapshots carry no blob files). Reads heal lazily too
@@ -71,51 +71,66 @@ func (n *Node) every(interval time.Duration, now bool, fn func(ctx context.Conte
 	}
 }
 
-// drainGarbage polls garbage/ and removes each listed blob once it has
-// been listed for BlobGarbageDelay. The delay is measured from when this
-// node first saw the entry (kept in memory: after a restart the delay
-// starts again, which only keeps a file a little longer).
+// drainGarbage polls garbage/ and removes each listed blob once
+// BlobGarbageDelay has passed since the command that listed it (its
+// leader-stamped time; clock skew between nodes shortens or lengthens the
+// delay by that much). Entries are in log order, so times ascend and a
+// pass stops at the first entry that is too young. A blob an open read
+// still uses (held) is skipped and retried on the next pass, as is one
+// whose removal failed.
 func (n *Node) drainGarbage() {
 	delay := n.cfg.BlobGarbageDelay
 	tick := min(max(delay/4, 20*time.Millisecond), 5*time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	seen := map[string]time.Time{}
 	for {
 		select {
 		case <-n.closed:
 			return
 		case <-t.C:
 		}
-		entries, err := n.fsm.Garbage(garbagePage)
+		n.drainGarbagePass(delay)
+	}
+}
+
+func (n *Node) drainGarbagePass(delay time.Duration) {
+	cutoff := time.Now().Add(-delay)
+	var after []byte
+	for {
+		select {
+		case <-n.closed:
+			return
+		default:
+		}
+		entries, err := n.fsm.Garbage(after, garbagePage)
 		if err != nil {
 			if !errors.Is(err, raftfsm.ErrClosed) {
 				n.cfg.Logger.Warn("reading blob garbage", "err", err)
 			}
-			continue
+			return
 		}
-		now := time.Now()
-		live := make(map[string]time.Time, len(entries))
 		var done [][]byte
+		young := false
 		for _, e := range entries {
-			k := string(e.Key)
-			first, ok := seen[k]
-			if !ok {
-				first = now
+			if e.Time.After(cutoff) {
+				young = true
+				break
 			}
-			live[k] = first
-			if now.Sub(first) < delay {
-				continue
-			}
+			after = e.Key
 			if n.removeGarbage(e.ID) {
 				done = append(done, e.Key)
 			}
 		}
-		seen = live
 		if len(done) > 0 {
-			if err := n.fsm.DeleteGarbage(done); err != nil && !errors.Is(err, raftfsm.ErrClosed) {
-				n.cfg.Logger.Warn("deleting drained garbage entries", "err", err)
+			if err := n.fsm.DeleteGarbage(done); err != nil {
+				if !errors.Is(err, raftfsm.ErrClosed) {
+					n.cfg.Logger.Warn("deleting drained garbage entries", "err", err)
+				}
+				return
 			}
+		}
+		if young || len(entries) < garbagePage {
+			return
 		}
 	}
 }
@@ -132,6 +147,9 @@ func (n *Node) removeGarbage(id string) bool {
 		return ref
 	}
 	b := n.blobs()
+	if b.isHeld(id) {
+		return false // an open read still needs it: next pass
+	}
 	if !b.enter() {
 		return false
 	}
@@ -141,6 +159,33 @@ func (n *Node) removeGarbage(id string) bool {
 		return false
 	}
 	return true
+}
+
+// hold marks blobs as in use by a reader of an object version that may
+// be overwritten or deleted while it reads: the drain keeps them until
+// unhold. Counts, because two readers may hold the same blob.
+func (b *blobService) hold(refs []BlobRef) {
+	b.heldMu.Lock()
+	defer b.heldMu.Unlock()
+	for _, r := range refs {
+		b.held[r.ID]++
+	}
+}
+
+func (b *blobService) unhold(refs []BlobRef) {
+	b.heldMu.Lock()
+	defer b.heldMu.Unlock()
+	for _, r := range refs {
+		if b.held[r.ID]--; b.held[r.ID] <= 0 {
+			delete(b.held, r.ID)
+		}
+	}
+}
+
+func (b *blobService) isHeld(id string) bool {
+	b.heldMu.Lock()
+	defer b.heldMu.Unlock()
+	return b.held[id] > 0
 }
 
 // syncBlobs fetches every referenced blob this node lacks, a few at a

@@ -37,10 +37,16 @@ type blobBody struct {
 // read at all fails before the caller has answered anything; later parts
 // are opened one at a time as the reader reaches them, so a read holds
 // one file (or one fetch from a peer) at a time.
+//
+// The blobs are held until Close: if the object is overwritten or deleted
+// during a long read, this node's garbage drain keeps the parts the read
+// has yet to open.
 func (b *blobBody) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+	b.n.blobs().hold(b.blobs)
 	r := &partsReader{ctx: ctx, body: b, off: off, left: length}
 	if length > 0 {
 		if err := r.next(); err != nil {
+			b.n.blobs().unhold(b.blobs)
 			return nil, err
 		}
 	}
@@ -48,11 +54,12 @@ func (b *blobBody) Open(ctx context.Context, off, length int64) (io.ReadCloser, 
 }
 
 type partsReader struct {
-	ctx  context.Context
-	body *blobBody
-	off  int64 // object offset of the next byte to open
-	left int64 // bytes not yet opened
-	cur  io.ReadCloser
+	ctx    context.Context
+	body   *blobBody
+	off    int64 // object offset of the next byte to open
+	left   int64 // bytes not yet opened
+	cur    io.ReadCloser
+	closed bool
 }
 
 // next opens the part containing r.off.
@@ -98,6 +105,11 @@ func (r *partsReader) Read(p []byte) (int, error) {
 }
 
 func (r *partsReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	defer r.body.n.blobs().unhold(r.body.blobs)
 	if r.cur == nil {
 		return nil
 	}
@@ -117,8 +129,17 @@ const copyAttempts = 3
 // they were copied from: if the source changed meanwhile, the state machine
 // refuses and the copy is redone.
 func (n *Node) CopyObject(ctx context.Context, req *objstore.CopyRequest) (objstore.ObjectInfo, error) {
+	// ctx may have no deadline (the S3 layer cannot bound a copy of
+	// gigabytes): the barrier and the proposal get ApplyTimeout each; the
+	// byte copy runs as long as ctx lives.
+	bounded := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+	}
 	for range copyAttempts {
-		if err := n.readBarrier(ctx); err != nil {
+		bctx, cancel := bounded()
+		err := n.readBarrier(bctx)
+		cancel()
+		if err != nil {
 			return objstore.ObjectInfo{}, err
 		}
 		cmd := *req
@@ -136,7 +157,9 @@ func (n *Node) CopyObject(ctx context.Context, req *objstore.CopyRequest) (objst
 		}
 		// Missing sources and buckets are left to the state machine,
 		// which reports them in S3's order.
-		res, err := n.propose(ctx, raftfsm.NewCopyObject(&cmd))
+		pctx, cancel := bounded()
+		res, err := n.propose(pctx, raftfsm.NewCopyObject(&cmd))
+		cancel()
 		if errors.Is(err, raftfsm.ErrSourceChanged) {
 			continue
 		}

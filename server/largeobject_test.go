@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -370,4 +371,61 @@ func TestLargeObjectFailedUploadsLeaveNoBlobs(t *testing.T) {
 	}
 	got, _ := getBytes(t, c.client(c.waitLeader()), getInput(bkt, "good"))
 	wantSameBytes(t, "the object written before (the collector must spare it)", got, good)
+}
+
+// TestLargeObjectReadSurvivesDelete: a GET of a multipart object that is
+// deleted while the response is still streaming returns every byte. The
+// serving node holds the blobs of an open read, so its garbage drain
+// skips them (it removes the other garbage of the same delete) until the
+// read ends; then they go too.
+func TestLargeObjectReadSurvivesDelete(t *testing.T) {
+	c := startCluster(t, 3, blobTimings(50*time.Millisecond, 0, 0, 0))
+	const bkt = "read-while-deleted"
+	f := c.follower()
+	cl, other := c.client(f), c.client(c.follower(f))
+	mustCreateBucket(t, cl, bkt)
+	parts := [][]byte{testData(5*mib, 1), testData(5*mib, 2), testData(mib, 3)}
+	up := mustCreateUpload(t, cl, bkt, "big")
+	var done []types.CompletedPart
+	for i, p := range parts {
+		done = append(done, mustUploadPart(t, cl, bkt, "big", up, int32(i+1), p))
+	}
+	if _, err := cl.CompleteMultipartUpload(ctxT(t), completeInput(bkt, "big", up, done...)); err != nil {
+		t.Fatal(err)
+	}
+	mustPutWith(t, cl, &s3.PutObjectInput{Bucket: aws.String(bkt), Key: aws.String("witness"), Body: bytes.NewReader(testData(mib, 4))})
+	c.waitBlobCount(t, "three parts and a witness", 4, 20*time.Second)
+
+	resp, err := cl.GetObject(ctxT(t), getInput(bkt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, mib)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	del, err := other.DeleteObjects(ctxT(t), &s3.DeleteObjectsInput{Bucket: aws.String(bkt), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("big")}, {Key: aws.String("witness")}}}})
+	if err != nil || len(del.Errors) != 0 {
+		t.Fatalf("DeleteObjects: %v %+v", err, del)
+	}
+	// The delete's garbage is drained: everything on the other nodes, all
+	// but the held parts on the serving node.
+	var others []int
+	for i := range c.nodes {
+		if i != f {
+			others = append(others, i)
+		}
+	}
+	c.waitBlobCount(t, "nodes without the read", 0, 20*time.Second, others...)
+	c.waitBlobCount(t, "serving node, read open", 3, 20*time.Second, f)
+
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the rest after the delete: %v", err)
+	}
+	wantSameBytes(t, "object read across its delete", append(first, rest...), bytes.Join(parts, nil))
+	resp.Body.Close()
+	c.waitBlobCount(t, "serving node, read closed", 0, 20*time.Second, f)
 }
