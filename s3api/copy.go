@@ -35,9 +35,10 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ctx, cancel := s.opContext(r)
-	defer cancel()
-	info, err := s.backend.CopyObject(ctx, req)
+	// The request's context, not opContext's deadline: copying a
+	// blob-backed source moves up to 5 GiB, and the backend bounds its
+	// own waits on the cluster.
+	info, err := s.backend.CopyObject(r.Context(), req)
 	if errors.Is(err, objstore.ErrEntityTooLarge) {
 		// The source is over the 5 GiB a single copy may take.
 		err = ErrCopySourceTooLarge

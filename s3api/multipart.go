@@ -244,6 +244,9 @@ func parseUploadChecksum(algName, typ string) (alg, checksumType string, err err
 
 // lookupUpload reads an upload's record (NoSuchUpload, NoSuchBucket).
 func (s *Server) lookupUpload(r *http.Request, bucket, key, uploadID string) (objstore.Upload, error) {
+	if !validUploadID(uploadID) {
+		return objstore.Upload{}, ErrNoSuchUpload
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	res, err := s.backend.ListParts(ctx, bucket, key, uploadID, 0, 0)
@@ -518,6 +521,10 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request)
 		s.writeError(w, r, ErrNotImplemented.with("If-None-Match on PUT supports only *"))
 		return
 	}
+	if !validUploadID(req.UploadID) {
+		s.writeError(w, r, ErrNoSuchUpload)
+		return
+	}
 	// x-amz-checksum-* on a Complete is the whole object's checksum, to
 	// compare with the one computed from the parts. It is passed on as
 	// sent: a COMPOSITE value ends in "-N" and a malformed one simply does
@@ -703,6 +710,9 @@ func decodeCompleteParts(src io.Reader) ([]objstore.CompletePart, error) {
 		if n < 1 {
 			return nil, ErrCompletePartNumber
 		}
+		if n > objstore.MaxParts {
+			return nil, ErrInvalidArgument.with("Part number must be an integer between 1 and 10000, inclusive")
+		}
 		sums := p.values()
 		if len(sums) > 1 {
 			return nil, ErrMultiplePartChecksums
@@ -773,9 +783,14 @@ func (s *Server) abortMultipartUpload(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	uploadID := r.URL.Query().Get("uploadId")
+	if !validUploadID(uploadID) {
+		s.writeError(w, r, ErrNoSuchUpload)
+		return
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
-	if err := s.backend.AbortMultipartUpload(ctx, bucket, key, r.URL.Query().Get("uploadId")); err != nil {
+	if err := s.backend.AbortMultipartUpload(ctx, bucket, key, uploadID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -815,6 +830,10 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uploadID := q.Get("uploadId")
+	if !validUploadID(uploadID) {
+		s.writeError(w, r, ErrNoSuchUpload)
+		return
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	res, err := s.backend.ListParts(ctx, bucket, key, uploadID, p.marker, p.maxParts)
@@ -975,4 +994,20 @@ func (s *Server) uploadsWithKey(w http.ResponseWriter, r *http.Request) {
 // partNumberWithoutUploadID answers PUT /b/k?partNumber=N with no upload.
 func (s *Server) partNumberWithoutUploadID(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, ErrPartNumberNoUploadID)
+}
+
+// validUploadID reports whether id could name an upload: the backend's IDs
+// are 1 to 128 characters of [0-9A-Za-z._-]. Anything else cannot exist,
+// so it is NoSuchUpload at once, as S3 answers an unknown ID.
+func validUploadID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

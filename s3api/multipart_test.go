@@ -38,17 +38,21 @@ func TestDecodeCompleteParts(t *testing.T) {
 		part("1", `"aaa"`, "") +
 			part(" 2 ", `&quot;bbb&quot;`, "<ChecksumCRC32>AAAAAA==</ChecksumCRC32>") +
 			"\n  <!-- a comment -->\n" +
-			part("10001", "ccc", ""))))
+			part("10000", "ccc", ""))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []objstore.CompletePart{
 		{PartNumber: 1, ETag: `"aaa"`},
 		{PartNumber: 2, ETag: `"bbb"`, Checksums: map[string]string{"crc32": "AAAAAA=="}},
-		{PartNumber: 10001, ETag: "ccc"}, // the backend says InvalidPart
+		{PartNumber: 10000, ETag: "ccc"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("parts = %v, want %v", got, want)
+	}
+	// Past S3's part numbers: refused before the backend sees it.
+	if _, err := decodeCompleteParts(strings.NewReader(doc(part("10001", "e", "")))); err == nil || err.(*APIError).Code != "InvalidArgument" {
+		t.Errorf("part 10001: %v, want InvalidArgument", err)
 	}
 	// No namespace, an unknown element: accepted.
 	if _, err := decodeCompleteParts(strings.NewReader(`<CompleteMultipartUpload><X/>` + part("1", "e", "") + `</CompleteMultipartUpload>`)); err != nil {
@@ -673,6 +677,17 @@ func TestAbortAndListUploadsErrors(t *testing.T) {
 	// An empty upload ID is still an upload ID: never the plain operation.
 	wantCode(t, do(s, http.MethodDelete, "/bkt/k?uploadId=", ""), http.StatusNotFound, "NoSuchUpload")
 	wantCode(t, do(s, http.MethodDelete, "/bkt/k?uploadId", ""), http.StatusNotFound, "NoSuchUpload")
+	// IDs the backend could never have issued do not reach it (its state
+	// machine would refuse them as malformed commands, a 500).
+	for _, bad := range []string{"bad%2Fid", "bad.id+x", strings.Repeat("a", 129)} {
+		for _, req := range [][2]string{{http.MethodDelete, ""}, {http.MethodGet, ""}, {http.MethodPost, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>e</ETag></Part></CompleteMultipartUpload>"}, {http.MethodPut, "x"}} {
+			path := "/bkt/k?uploadId=" + bad
+			if req[0] == http.MethodPut {
+				path += "&partNumber=1"
+			}
+			wantCode(t, do(s, req[0], path, req[1]), http.StatusNotFound, "NoSuchUpload")
+		}
+	}
 	wantCode(t, do(s, http.MethodGet, "/nobkt?uploads", ""), http.StatusNotFound, "NoSuchBucket")
 	wantCode(t, do(s, http.MethodPost, "/nobkt/k?uploads", ""), http.StatusNotFound, "NoSuchBucket")
 	wantCode(t, do(s, http.MethodPost, "/bkt/"+strings.Repeat("k", 1025)+"?uploads", ""), http.StatusBadRequest, "KeyTooLongError")

@@ -41,7 +41,9 @@ type Backend interface {
 	DeleteObject(ctx context.Context, bucket, key string) error
 	ListObjects(ctx context.Context, bucket string, opts objstore.ListOptions) (objstore.ListResult, error)
 	// CopyObject reads the source, checks every condition and writes the
-	// destination atomically; it returns the destination's record.
+	// destination atomically; it returns the destination's record. ctx
+	// has no deadline of the HTTP layer's (a large copy takes long): the
+	// backend bounds its own waits on the cluster.
 	CopyObject(ctx context.Context, req *objstore.CopyRequest) (objstore.ObjectInfo, error)
 	// DeleteObjects deletes keys from bucket in one step; missing keys
 	// succeed.
