@@ -27,7 +27,7 @@ import (
 //     their blob was drained.
 
 const (
-	garbagePage = 1000 // garbage entries read per drain pass
+	garbagePage = 1000 // garbage entries read per page of a drain pass
 	syncPage    = 1000 // index entries read per sync step
 	syncFetches = 4    // concurrent fetches of one sync pass
 )
