@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,8 +125,14 @@ func TestUnmarshalVersion1Command(t *testing.T) {
 	}
 }
 
+// allSampleCommands is every command type in its richest form: the
+// version 2 types, blob-carrying puts and copies, the multipart types.
+func allSampleCommands() []*Command {
+	return slices.Concat(sampleCommands(), blobSampleCommands(), multipartSampleCommands())
+}
+
 func TestCommandRoundTrip(t *testing.T) {
-	for i, c := range sampleCommands() {
+	for i, c := range allSampleCommands() {
 		t.Run(c.Type.String(), func(t *testing.T) {
 			c.Time = time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano() + int64(i)
 			data := c.Marshal()
@@ -145,6 +152,9 @@ func TestCommandRoundTrip(t *testing.T) {
 			// Canonical: encoding the decoded command gives the same bytes.
 			if again := got.Marshal(); !bytes.Equal(again, data) {
 				t.Fatalf("re-marshal differs:\n% x\n% x", again, data)
+			}
+			if _, err := UnmarshalCommand(append(bytes.Clone(data), 0)); !errors.Is(err, ErrInvalidCommand) {
+				t.Fatalf("trailing byte: %v", err)
 			}
 		})
 	}
@@ -227,10 +237,10 @@ func TestUnmarshalCommandRejectsCorruptInput(t *testing.T) {
 }
 
 func TestUnmarshalCommandTruncations(t *testing.T) {
-	for _, c := range sampleCommands() {
+	for _, c := range allSampleCommands() {
 		data := c.Marshal()
 		for n := range len(data) {
-			if _, err := UnmarshalCommand(data[:n]); err == nil {
+			if _, err := UnmarshalCommand(data[:n]); !errors.Is(err, ErrInvalidCommand) {
 				t.Errorf("%s truncated to %d of %d bytes decoded without error", c.Type, n, len(data))
 			}
 		}
@@ -239,7 +249,7 @@ func TestUnmarshalCommandTruncations(t *testing.T) {
 
 func TestUnmarshalCommandBitFlipsDoNotPanic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, c := range sampleCommands() {
+	for _, c := range allSampleCommands() {
 		data := c.Marshal()
 		for range 2000 {
 			mut := bytes.Clone(data)
@@ -272,7 +282,7 @@ func checkDecodeStable(t *testing.T, data []byte) {
 }
 
 func FuzzUnmarshalCommand(f *testing.F) {
-	for _, c := range sampleCommands() {
+	for _, c := range allSampleCommands() {
 		f.Add(c.Marshal())
 	}
 	f.Add([]byte{})
