@@ -68,6 +68,25 @@ type Upload struct {
 	ChecksumType      string
 }
 
+// ValidUploadID reports whether id has the form of an upload ID: 1 to 128
+// characters of [0-9A-Za-z._-]. The node issues only such IDs, the state
+// machine refuses others, and the HTTP layer answers NoSuchUpload for
+// them without asking, as S3 answers an unknown ID. The character set also
+// keeps an ID's bytes above every part number's first byte, which the
+// state machine's part keys rely on.
+func ValidUploadID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // PartInfo is one uploaded part. Blob.MD5 is the part's ETag, Blob.Size
 // its size and Blob.Checksums its checksums.
 type PartInfo struct {

@@ -33,9 +33,6 @@ var (
 	bktParts   = []byte("p")
 )
 
-// maxUploadIDLen bounds an upload ID; the node's are 32 bytes.
-const maxUploadIDLen = 128
-
 func escapeKey(b []byte, key string) []byte {
 	for i := 0; i < len(key); i++ {
 		b = append(b, key[i])
@@ -74,31 +71,18 @@ func splitUploadKey(k []byte) (key, uploadID string, err error) {
 
 // partKey keys a part by its upload's full key (object key and upload
 // ID), so two uploads can never share parts even if an ID were reused
-// under another key. Upload IDs are [0-9A-Za-z._-], all above 0x2d, and
-// part numbers at most 0x2710, so an upload's parts (prefix plus exactly
+// under another key. Upload IDs are [0-9A-Za-z._-], bytes of at least 0x2d,
+// and part numbers at most 0x2710, so an upload's parts (prefix plus exactly
 // two bytes) sort before those of any longer ID sharing the prefix.
 func partKey(key, uploadID string, number int) []byte {
 	return binary.BigEndian.AppendUint16(uploadKey(key, uploadID), uint16(number))
-}
-
-func validUploadID(id string) bool {
-	if id == "" || len(id) > maxUploadIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 func validateMultipart(c *Command) error {
 	if err := validName("key", c.Key); err != nil {
 		return err
 	}
-	if !validUploadID(c.UploadID) {
+	if !objstore.ValidUploadID(c.UploadID) {
 		return fmt.Errorf("%w: upload id %q", ErrInvalidCommand, c.UploadID)
 	}
 	// The escaped key, the upload ID and a part number make the part key,

@@ -244,7 +244,7 @@ func parseUploadChecksum(algName, typ string) (alg, checksumType string, err err
 
 // lookupUpload reads an upload's record (NoSuchUpload, NoSuchBucket).
 func (s *Server) lookupUpload(r *http.Request, bucket, key, uploadID string) (objstore.Upload, error) {
-	if !validUploadID(uploadID) {
+	if !objstore.ValidUploadID(uploadID) {
 		return objstore.Upload{}, ErrNoSuchUpload
 	}
 	ctx, cancel := s.opContext(r)
@@ -521,7 +521,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request)
 		s.writeError(w, r, ErrNotImplemented.with("If-None-Match on PUT supports only *"))
 		return
 	}
-	if !validUploadID(req.UploadID) {
+	if !objstore.ValidUploadID(req.UploadID) {
 		s.writeError(w, r, ErrNoSuchUpload)
 		return
 	}
@@ -784,7 +784,7 @@ func (s *Server) abortMultipartUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uploadID := r.URL.Query().Get("uploadId")
-	if !validUploadID(uploadID) {
+	if !objstore.ValidUploadID(uploadID) {
 		s.writeError(w, r, ErrNoSuchUpload)
 		return
 	}
@@ -830,7 +830,7 @@ func (s *Server) listParts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	uploadID := q.Get("uploadId")
-	if !validUploadID(uploadID) {
+	if !objstore.ValidUploadID(uploadID) {
 		s.writeError(w, r, ErrNoSuchUpload)
 		return
 	}
@@ -994,20 +994,4 @@ func (s *Server) uploadsWithKey(w http.ResponseWriter, r *http.Request) {
 // partNumberWithoutUploadID answers PUT /b/k?partNumber=N with no upload.
 func (s *Server) partNumberWithoutUploadID(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, ErrPartNumberNoUploadID)
-}
-
-// validUploadID reports whether id could name an upload: the backend's IDs
-// are 1 to 128 characters of [0-9A-Za-z._-]. Anything else cannot exist,
-// so it is NoSuchUpload at once, as S3 answers an unknown ID.
-func validUploadID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
