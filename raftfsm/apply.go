@@ -490,10 +490,6 @@ func (a *applier) copyObject(c *Command, r *Result) error {
 			info.Checksums = map[string]string{alg: sum}
 		}
 	}
-	if bytes.Equal(srcKey, dstKey) && cp.SrcBucket == cp.Bucket && cp.Blob == nil {
-		// Copy onto itself of an inline object: nothing to release.
-		cur = nil
-	}
 	return a.writeObject(dstRecs, dstBodies, dstKey, cur, &info, body, r)
 }
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/checksum"
@@ -403,13 +404,8 @@ func objectChecksum(u *objstore.Upload, parts []objstore.PartInfo) (string, erro
 // sameChecksum compares a computed checksum with a client's, which may
 // leave out a composite checksum's "-N" suffix.
 func sameChecksum(got, want string) bool {
-	if got == want {
-		return true
-	}
-	if i := bytes.IndexByte([]byte(got), '-'); i >= 0 {
-		return got[:i] == want
-	}
-	return false
+	sum, _, _ := strings.Cut(got, "-")
+	return got == want || sum == want
 }
 
 // deleteParts deletes every part record of an upload; the blobs of parts
