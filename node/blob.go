@@ -519,25 +519,40 @@ func (w *watchdog) kick()  { w.t.Reset(blobStallTimeout) }
 func (w *watchdog) pause() { w.t.Stop() }
 func (w *watchdog) stop()  { w.t.Stop() }
 
+// admitBlobRPC opens every blob RPC: it checks the path's blob ID, enters
+// the blob service and takes a slot of sem (nil: none), answering the
+// peer itself when any of that fails (done is then nil). Otherwise the
+// handler must call done when it finishes.
+func (n *Node) admitBlobRPC(w http.ResponseWriter, r *http.Request, sem chan struct{}, busy string) (id string, b *blobService, done func()) {
+	id = r.PathValue("id")
+	if !blobstore.ValidID(id) {
+		http.Error(w, "bad blob id", http.StatusBadRequest)
+		return "", nil, nil
+	}
+	b = n.blobs()
+	if !b.enter() {
+		writeOutcome(w, b.unavailable())
+		return "", nil, nil
+	}
+	if sem == nil {
+		return id, b, b.leave
+	}
+	if !tryAcquire(sem) {
+		b.leave()
+		writeOutcome(w, fmt.Errorf("%w: %d %s", objstore.ErrSlowDown, cap(sem), busy))
+		return "", nil, nil
+	}
+	return id, b, func() { release(sem); b.leave() }
+}
+
 // handlePutBlob stores a replica sent by a peer, after checking its size
 // and MD5, and answers only once it is durable.
 func (n *Node) handlePutBlob(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !blobstore.ValidID(id) {
-		http.Error(w, "bad blob id", http.StatusBadRequest)
+	id, b, done := n.admitBlobRPC(w, r, n.blobs().inbound, "blob replicas being received")
+	if done == nil {
 		return
 	}
-	b := n.blobs()
-	if !b.enter() {
-		writeOutcome(w, b.unavailable())
-		return
-	}
-	defer b.leave()
-	if !tryAcquire(b.inbound) {
-		writeOutcome(w, fmt.Errorf("%w: %d blob replicas being received", objstore.ErrSlowDown, maxBlobInbound))
-		return
-	}
-	defer release(b.inbound)
+	defer done()
 	if b.store.Has(id) {
 		return // a retry or a second sender: blobs never change
 	}
@@ -600,22 +615,11 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 
 // handleGetBlob streams a blob, or one range of it, to a peer.
 func (n *Node) handleGetBlob(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !blobstore.ValidID(id) {
-		http.Error(w, "bad blob id", http.StatusBadRequest)
+	id, b, done := n.admitBlobRPC(w, r, n.blobs().serves, "blob reads being served")
+	if done == nil {
 		return
 	}
-	b := n.blobs()
-	if !b.enter() {
-		writeOutcome(w, b.unavailable())
-		return
-	}
-	defer b.leave()
-	if !tryAcquire(b.serves) {
-		writeOutcome(w, fmt.Errorf("%w: %d blob reads being served", objstore.ErrSlowDown, maxBlobServes))
-		return
-	}
-	defer release(b.serves)
+	defer done()
 	f, size, err := b.store.Open(id)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		http.Error(w, "no such blob", http.StatusNotFound)
@@ -681,17 +685,11 @@ func parseBlobRange(h string, size int64) (off, length int64, partial bool, err 
 }
 
 func (n *Node) handleDeleteBlob(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !blobstore.ValidID(id) {
-		http.Error(w, "bad blob id", http.StatusBadRequest)
+	id, b, done := n.admitBlobRPC(w, r, nil, "")
+	if done == nil {
 		return
 	}
-	b := n.blobs()
-	if !b.enter() {
-		writeOutcome(w, b.unavailable())
-		return
-	}
-	defer b.leave()
+	defer done()
 	if err := b.store.Remove(id); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
