@@ -276,18 +276,23 @@ func partChecksums(u objstore.Upload, client checksum.Algorithm) ([]checksum.Alg
 	return []checksum.Algorithm{want}, nil
 }
 
+// partTarget reads what UploadPart and UploadPartCopy address: the
+// bucket, the key and the part number.
+func partTarget(r *http.Request) (bucket, key string, part int, err error) {
+	bucket, key = pathVars(r)
+	if part, err = parsePartNumber(r.URL.Query().Get("partNumber")); err != nil {
+		return "", "", 0, err
+	}
+	return bucket, key, part, checkKey(key)
+}
+
 func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request) {
-	bucket, key := pathVars(r)
-	q := r.URL.Query()
-	part, err := parsePartNumber(q.Get("partNumber"))
+	bucket, key, part, err := partTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := checkKey(key); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	q := r.URL.Query()
 	sums, err := parseBodySums(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -364,17 +369,12 @@ func keepChecksums(sums map[string]string, algs []checksum.Algorithm) map[string
 }
 
 func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) {
-	bucket, key := pathVars(r)
-	q := r.URL.Query()
-	part, err := parsePartNumber(q.Get("partNumber"))
+	bucket, key, part, err := partTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := checkKey(key); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
+	q := r.URL.Query()
 	h := r.Header
 	srcBucket, srcKey, err := parseCopySource(h.Get("X-Amz-Copy-Source"))
 	if err != nil {
