@@ -327,9 +327,9 @@ func (s *Server) storeBlob(r *http.Request, body io.Reader, size, limit int64, a
 		return ref, err
 	}
 	if !t.eof {
-		// The signature layer verifies the last chunk and the trailers
-		// only when it returns io.EOF. StoreBlob reads to the end, but the
-		// bytes must not be accepted unless the end was seen.
+		// StoreBlob's contract is to read to io.EOF; a backend that did
+		// not must not get unverified bytes accepted, so the end is read
+		// here (the check costs nothing when the contract holds).
 		var one [1]byte
 		n, err := io.ReadFull(t, one[:])
 		if n > 0 || err != io.EOF {

@@ -56,9 +56,11 @@ type Backend interface {
 
 	// StoreBlob streams r into a new blob held durably by a majority of
 	// the nodes, computing its MD5 and the checksums algs, and returns its
-	// reference for a PutRequest or UploadPartRequest. More than limit
-	// bytes fail with objstore.ErrEntityTooLarge; a read error of r is returned
-	// as is. On error nothing is left behind.
+	// reference for a PutRequest or UploadPartRequest. It succeeds only
+	// after r returned io.EOF (the signature layer verifies the last chunk
+	// and the trailers then), and never reads r after returning. More
+	// than limit bytes fail with objstore.ErrEntityTooLarge; a read error
+	// of r is returned as is. On error nothing is left behind.
 	StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...checksum.Algorithm) (objstore.BlobRef, error)
 	// DiscardBlob removes a blob StoreBlob returned that will never be
 	// referenced (its checksum did not verify). Best effort.
