@@ -65,8 +65,12 @@ s_ls() {
   out=$(s3n 0 ls --recursive "s3://$B")
   expect_contains "$out" "s3://$B/dir/blob.bin"
   expect_eq "$(printf '%s\n' "$out" | grep -c "s3://$B/")" 2 "objects listed recursively"
-  out=$(s3n 1 la)
-  expect_contains "$out" "s3://$B/small.txt"
+  # Not `la`: it lists every bucket, then each one's objects, and the other
+  # clients' sessions create and delete their buckets on the same cluster at
+  # the same time, so a bucket it just saw can be gone (NoSuchBucket), as it
+  # would be on real S3.
+  out=$(s3n 1 ls)
+  expect_contains "$out" "s3://$B"
   out=$(s3n 2 du "s3://$B")
   expect_contains "$out" "$((700000 + $(stat -c %s small.txt)))"
 }
@@ -174,7 +178,7 @@ s_rb() {
 
 step "mb, ls (BucketAlreadyOwnedByYou)" s_mb_ls
 step "put, get (MD5 verified)" s_put_get
-step "ls, ls --recursive, la, du" s_ls
+step "ls, ls --recursive, ls (buckets), du" s_ls
 step "errors (missing key, NoSuchBucket)" s_errors
 step "cp, mv" s_cp_mv
 step "del" s_del
