@@ -330,6 +330,9 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 		}
 		info.Checksums = map[string]string{alg: sum}
 		info.ChecksumType = u.ChecksumType
+	} else if sum, ok := defaultChecksum(listed); ok {
+		info.Checksums = map[string]string{checksum.CRC64NVME.String(): sum}
+		info.ChecksumType = objstore.ChecksumFullObject
 	}
 	for _, alg := range slices.Sorted(maps.Keys(cr.Checksums)) {
 		if got, ok := info.Checksums[alg]; !ok || !sameChecksum(got, cr.Checksums[alg]) {
@@ -379,6 +382,24 @@ func (a *applier) completeRetry(cr *objstore.CompleteRequest, key, cur []byte, r
 		r.Err, r.Object = nil, info
 	}
 	return nil
+}
+
+// defaultChecksum computes the full-object CRC64NVME S3 gives a multipart
+// object uploaded without a checksum algorithm, from the CRC64NVME the node
+// recorded with every part. A part without one (recorded before nodes did
+// that) leaves the object without a checksum, as it was then.
+func defaultChecksum(parts []objstore.PartInfo) (string, bool) {
+	alg := checksum.CRC64NVME
+	sums := make([]checksum.PartSum, len(parts))
+	for i, p := range parts {
+		v, ok := p.Blob.Checksums[alg.String()]
+		if !ok {
+			return "", false
+		}
+		sums[i] = checksum.PartSum{Sum: v, Size: p.Blob.Size}
+	}
+	sum, err := checksum.CombineFull(alg, sums)
+	return sum, err == nil
 }
 
 // objectChecksum computes a completed object's checksum from its parts'.

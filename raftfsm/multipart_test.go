@@ -808,6 +808,61 @@ func TestCompleteFullObjectChecksumOfRealData(t *testing.T) {
 	}
 }
 
+// An upload created without a checksum algorithm gets S3's default: a
+// full-object CRC64NVME, combined from the CRC64NVME the node recorded with
+// every part. Parts recorded without one (by older nodes) leave the object
+// without a checksum.
+func TestCompleteDefaultChecksum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 17))
+	p1, p2 := make([]byte, 5*mib), make([]byte, 1234)
+	for _, p := range [][]byte{p1, p2} {
+		for i := range p {
+			p[i] = byte(rng.IntN(256))
+		}
+	}
+	want := checksum.CRC64NVME.Of(append(bytes.Clone(p1), p2...))
+	ref := func(n int, p []byte, sums map[string]string) objstore.BlobRef {
+		return objstore.BlobRef{ID: testBlobID(n), Size: int64(len(p)), MD5: etagOf(string(p)), Checksums: sums}
+	}
+
+	for _, tt := range []struct {
+		name     string
+		r1, r2   objstore.BlobRef
+		wantSums map[string]string
+	}{
+		{"every part has crc64nvme",
+			ref(1, p1, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p1), "crc32": checksum.CRC32.Of(p1)}),
+			ref(2, p2, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p2)}),
+			map[string]string{"crc64nvme": want}},
+		{"a part without it",
+			ref(1, p1, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p1)}),
+			ref(2, p2, nil),
+			nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := openFSM(t)
+			var s logSeq
+			runSteps(t, f, &s, []step{
+				{"create", NewCreateBucket("b"), nil},
+				{"upload", createUploadCmd("b", "k", "u"), nil},
+				{"part 1", partCmd("b", "k", "u", 1, tt.r1), nil},
+				{"part 2", partCmd("b", "k", "u", 2, tt.r2), nil},
+				{"complete", completeCmd("b", "k", "u", listedPart(1, tt.r1), listedPart(2, tt.r2)), nil},
+			})
+			info, err := f.HeadObject("b", "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(info.Checksums, tt.wantSums) {
+				t.Fatalf("checksums %v, want %v", info.Checksums, tt.wantSums)
+			}
+			if tt.wantSums != nil && info.ChecksumType != objstore.ChecksumFullObject {
+				t.Fatalf("checksum type %q, want %s", info.ChecksumType, objstore.ChecksumFullObject)
+			}
+		})
+	}
+}
+
 func TestAbortMultipartUpload(t *testing.T) {
 	f := openFSM(t)
 	var s logSeq

@@ -32,7 +32,9 @@ import (
 // mismatch"); with the COMPOSITE type every part must carry it and every
 // part of the Complete list must name it, with FULL_OBJECT the server
 // computes it for parts sent without one. An upload without an algorithm
-// takes whatever checksum a part brings, verifies it and returns it.
+// takes whatever checksum a part brings, verifies it and returns it, and
+// records the default CRC64NVME of every part as well, so the completed
+// object gets S3's default full-object CRC64NVME.
 
 // maxCompleteBody bounds a CompleteMultipartUpload document. 10,000 parts
 // written by an SDK take about 200 bytes each with one checksum, pretty-
@@ -258,10 +260,12 @@ func (s *Server) lookupUpload(r *http.Request, bucket, key, uploadID string) (ob
 // not the upload's, or (COMPOSITE) that carries none.
 func partChecksums(u objstore.Upload, client checksum.Algorithm) ([]checksum.Algorithm, error) {
 	if u.ChecksumAlgorithm == "" {
-		if client.Valid() {
-			return []checksum.Algorithm{client}, nil
+		// The default checksum as well, from which Complete derives the
+		// object's full-object checksum.
+		if client.Valid() && client != defaultChecksum {
+			return []checksum.Algorithm{client, defaultChecksum}, nil
 		}
-		return nil, nil
+		return []checksum.Algorithm{defaultChecksum}, nil
 	}
 	want, err := checksum.ParseAlgorithm(u.ChecksumAlgorithm)
 	if err != nil {
@@ -387,9 +391,9 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// The server computes the part's checksum of the upload's algorithm:
-	// a copy has no client value to verify.
-	var algs []checksum.Algorithm
+	// The server computes the part's checksum of the upload's algorithm,
+	// or the default: a copy has no client value to verify.
+	algs := []checksum.Algorithm{defaultChecksum}
 	if u.ChecksumAlgorithm != "" {
 		a, err := checksum.ParseAlgorithm(u.ChecksumAlgorithm)
 		if err != nil {

@@ -216,8 +216,10 @@ func TestPartChecksums(t *testing.T) {
 		want   string
 		msg    string
 	}{
-		{none, 0, "[]", ""},
-		{none, checksum.CRC32C, "[crc32c]", ""},
+		// Without an algorithm, S3's default as well.
+		{none, 0, "[crc64nvme]", ""},
+		{none, checksum.CRC32C, "[crc32c crc64nvme]", ""},
+		{none, checksum.CRC64NVME, "[crc64nvme]", ""},
 		{composite, checksum.SHA256, "[sha256]", ""},
 		{composite, 0, "", "Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: null"},
 		{composite, checksum.CRC32, "", "Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32"},

@@ -104,6 +104,12 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if err != nil {
 		return nil, err
 	}
+	// S3 stores a CRC64NVME checksum with every object uploaded without
+	// one (since December 2024), computed in the same pass as the MD5.
+	var def checksum.Algorithm
+	if !sums.algorithm().Valid() {
+		def = defaultChecksum
+	}
 
 	var head []byte
 	if size >= 0 && size <= s.opts.InlineThreshold {
@@ -129,6 +135,9 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 		}
 		sum := md5.Sum(head)
 		info.Checksums = sums.stored(auth)
+		if def.Valid() {
+			info.Checksums = map[string]string{def.String(): def.Of(head)}
+		}
 		info.Size = size
 		info.ETag = hex.EncodeToString(sum[:])
 		req.Body = head
@@ -148,7 +157,7 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if size >= 0 {
 		limit = size
 	}
-	ref, err := s.storeBlob(r, io.MultiReader(bytes.NewReader(head), r.Body), size, limit, sums.algs())
+	ref, err := s.storeBlob(r, io.MultiReader(bytes.NewReader(head), r.Body), size, limit, sums.algs(def))
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +166,9 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 		return nil, err
 	}
 	info.Checksums = sums.stored(auth)
+	if def.Valid() {
+		info.Checksums = keepChecksums(ref.Checksums, []checksum.Algorithm{def})
+	}
 	info.Size = ref.Size
 	info.ETag = ref.MD5
 	req.Blob = &ref
@@ -182,6 +194,10 @@ func storedHeaderValues(h http.Header) map[string]string {
 	}
 	return out
 }
+
+// defaultChecksum is the checksum S3 computes and stores for an object,
+// or the parts of a multipart upload, that arrives without one.
+const defaultChecksum = checksum.CRC64NVME
 
 // bodySums are the integrity values a request declares for its body:
 // Content-MD5, x-amz-checksum-* headers (verified here, against the bytes

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/minio/crc64nvme"
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -198,6 +199,7 @@ func TestMultipart(t *testing.T) {
 	t.Run("UploadPartCopy", func(t *testing.T) { testUploadPartCopy(t, c, bkt) })
 	t.Run("CopyLargeObject", func(t *testing.T) { testCopyLargeObject(t, c, bkt) })
 	t.Run("DeleteMultipartObject", func(t *testing.T) { testDeleteMultipartObject(t, c, bkt) })
+	t.Run("DefaultChecksum", func(t *testing.T) { testDefaultChecksum(t, c, bkt) })
 }
 
 // testUploadManager uploads 17 MiB with the SDK's upload manager (5 MiB
@@ -1032,4 +1034,74 @@ func testDeleteMultipartObject(t *testing.T, c *testCluster, bkt string) {
 	if _, err := cl.GetObject(ctxT(t), in); apiCode(err) != "NoSuchKey" {
 		t.Fatalf("GET partNumber=1 after delete: %v, want NoSuchKey", err)
 	}
+}
+
+func crc64nvmeB64(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, crc64nvme.Checksum(b)))
+}
+
+// testDefaultChecksum uploads with a client that sends no checksum (the
+// SDK's "when required" setting, as older SDKs and plain HTTP clients do):
+// like S3 since December 2024, the server stores a full-object CRC64NVME
+// anyway, for an inline body, a blob body and a multipart upload created
+// without an algorithm, and returns it on PUT, Complete and (checksum mode)
+// HEAD and GET, where the SDK validates it.
+func testDefaultChecksum(t *testing.T, c *testCluster, bkt string) {
+	bare := func(i int) *s3.Client {
+		return newClient(c.nodes[i%3].S3URL(), testAccessKey, testSecretKey, func(o *s3.Options) {
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		})
+	}
+	check := func(t *testing.T, key string, body []byte, gotPut *string, typ types.ChecksumType) {
+		t.Helper()
+		want := crc64nvmeB64(body)
+		if aws.ToString(gotPut) != want || typ != types.ChecksumTypeFullObject {
+			t.Fatalf("%s: write answered crc64nvme %q type %q, want %q FULL_OBJECT", key, aws.ToString(gotPut), typ, want)
+		}
+		head, err := c.client(1).HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String(bkt), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if aws.ToString(head.ChecksumCRC64NVME) != want || head.ChecksumCRC32 != nil || head.ChecksumType != types.ChecksumTypeFullObject {
+			t.Fatalf("%s: HEAD crc64nvme %q crc32 %v type %q, want %q FULL_OBJECT only", key,
+				aws.ToString(head.ChecksumCRC64NVME), head.ChecksumCRC32, head.ChecksumType, want)
+		}
+		in := getInput(bkt, key)
+		in.ChecksumMode = types.ChecksumModeEnabled
+		got, out := getBytes(t, c.client(2), in)
+		wantSameBytes(t, key, got, body)
+		if aws.ToString(out.ChecksumCRC64NVME) != want {
+			t.Fatalf("%s: GET crc64nvme %q, want %q", key, aws.ToString(out.ChecksumCRC64NVME), want)
+		}
+	}
+
+	for _, tt := range []struct {
+		name string
+		size int
+	}{{"inline", 1000}, {"blob", 300 << 10}} {
+		t.Run(tt.name, func(t *testing.T) {
+			key := "default-checksum/" + tt.name
+			body := testData(tt.size, 41)
+			out, err := bare(0).PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String(bkt), Key: aws.String(key), Body: bytes.NewReader(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, key, body, out.ChecksumCRC64NVME, out.ChecksumType)
+		})
+	}
+
+	t.Run("multipart", func(t *testing.T) {
+		key := "default-checksum/multipart"
+		p1, p2 := testData(5*mib, 42), testData(4321, 43)
+		id := mustCreateUpload(t, bare(1), bkt, key)
+		parts := []types.CompletedPart{
+			mustUploadPart(t, bare(2), bkt, key, id, 1, p1),
+			mustUploadPart(t, bare(0), bkt, key, id, 2, p2),
+		}
+		out, err := bare(1).CompleteMultipartUpload(ctxT(t), completeInput(bkt, key, id, parts...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, key, append(bytes.Clone(p1), p2...), out.ChecksumCRC64NVME, out.ChecksumType)
+	})
 }
