@@ -163,12 +163,28 @@ func (a Algorithm) Of(data []byte) string {
 // base64 (padded) of exactly Size bytes. S3 rejects a malformed value with
 // InvalidRequest before comparing it.
 func (a Algorithm) ValidValue(v string) bool {
+	var buf decodeBuf
+	_, ok := a.decode(v, &buf)
+	return ok
+}
+
+// decodeBuf holds the decoding of any value of a valid encoded length. It
+// must be larger than sha256.Size: 44 characters of base64 without padding
+// decode to 33 bytes, which are refused after decoding, not written past
+// the end of a 32-byte buffer.
+type decodeBuf [(sha256.Size + 2) / 3 * 3]byte
+
+// decode decodes v, which must be standard padded base64 of exactly
+// a.Size() bytes, into buf.
+func (a Algorithm) decode(v string, buf *decodeBuf) ([]byte, bool) {
 	if !a.Valid() || len(v) != base64.StdEncoding.EncodedLen(a.Size()) {
-		return false
+		return nil, false
 	}
-	var buf [sha256.Size]byte
 	n, err := base64.StdEncoding.Decode(buf[:], []byte(v))
-	return err == nil && n == a.Size()
+	if err != nil || n != a.Size() {
+		return nil, false
+	}
+	return buf[:n], true
 }
 
 // Encode returns the S3 wire form of a digest: standard, padded base64.

@@ -172,9 +172,37 @@ func TestValidValue(t *testing.T) {
 		{SHA256, SHA256.Of(nil), true},
 		{SHA1, SHA256.Of(nil), false},
 	}
+	// The right length without padding decodes to one byte more than the
+	// algorithm's size (33 for SHA256): refused, never a panic.
+	for _, a := range All() {
+		n := len(a.Of(nil))
+		tests = append(tests, struct {
+			alg  Algorithm
+			v    string
+			want bool
+		}{a, strings.Repeat("A", n), false})
+	}
 	for _, tc := range tests {
 		if got := tc.alg.ValidValue(tc.v); got != tc.want {
 			t.Errorf("%v.ValidValue(%q) = %v, want %v", tc.alg, tc.v, got, tc.want)
+		}
+	}
+}
+
+// Part checksums of the right length but without padding are refused by
+// both combinations with an error, not a panic.
+func TestCombineRefusesUnpaddedSums(t *testing.T) {
+	for _, a := range All() {
+		bad := strings.Repeat("A", len(a.Of(nil)))
+		if a.SupportsComposite() {
+			if _, err := Composite(a, []string{a.Of(nil), bad}); err == nil {
+				t.Errorf("Composite(%v) accepted %q", a, bad)
+			}
+		}
+		if a.SupportsFullObject() {
+			if _, err := CombineFull(a, []PartSum{{Sum: a.Of(nil)}, {Sum: bad, Size: 1}}); err == nil {
+				t.Errorf("CombineFull(%v) accepted %q", a, bad)
+			}
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package checksum
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -55,9 +53,9 @@ func Composite(a Algorithm, sums []string) (string, error) {
 		return "", errNoParts
 	}
 	h := a.New()
-	var raw [sha256.Size]byte
+	var raw decodeBuf
 	for i, v := range sums {
-		b, err := decodePartSum(a, raw[:], i, v)
+		b, err := decodePartSum(a, &raw, i, v)
 		if err != nil {
 			return "", err
 		}
@@ -90,13 +88,13 @@ func CombineFull(a Algorithm, parts []PartSum) (string, error) {
 		crc     uint64
 		lastLen int64 = -1
 		shift   uint64
-		raw     [sha256.Size]byte
+		raw     decodeBuf
 	)
 	for i, p := range parts {
 		if p.Size < 0 {
 			return "", fmt.Errorf("%w: index %d: %d", errBadPartSize, i, p.Size)
 		}
-		b, err := decodePartSum(a, raw[:], i, p.Sum)
+		b, err := decodePartSum(a, &raw, i, p.Sum)
 		if err != nil {
 			return "", err
 		}
@@ -116,16 +114,13 @@ func CombineFull(a Algorithm, parts []PartSum) (string, error) {
 	return Encode(raw[:8]), nil
 }
 
-// decodePartSum decodes sums[i] == v into buf, which must hold
-// sha256.Size bytes. It accepts exactly what [Algorithm.ValidValue] does,
-// decoding once instead of twice; the length check is strict because S3
-// rejects a part checksum of the wrong size rather than padding or
-// truncating it.
-func decodePartSum(a Algorithm, buf []byte, i int, v string) ([]byte, error) {
-	if len(v) == base64.StdEncoding.EncodedLen(a.Size()) {
-		if n, err := base64.StdEncoding.Decode(buf, []byte(v)); err == nil && n == a.Size() {
-			return buf[:n], nil
-		}
+// decodePartSum decodes sums[i] == v into buf. It accepts exactly what
+// [Algorithm.ValidValue] does, decoding once instead of twice; the length
+// check is strict because S3 rejects a part checksum of the wrong size
+// rather than padding or truncating it.
+func decodePartSum(a Algorithm, buf *decodeBuf, i int, v string) ([]byte, error) {
+	if b, ok := a.decode(v, buf); ok {
+		return b, nil
 	}
 	return nil, fmt.Errorf("%w: index %d: %q is not the base64 of a %d-byte %s", errBadPartSum, i, v, a.Size(), a)
 }
