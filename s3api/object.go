@@ -519,6 +519,9 @@ func quoteETag(etag string) string { return `"` + etag + `"` }
 func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
 	bucket, key := pathVars(r)
 	part, err := partNumberParam(r)
+	if err == nil {
+		err = checkVersionID(r)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -547,6 +550,9 @@ func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
 	bucket, key := pathVars(r)
 	part, err := partNumberParam(r)
+	if err == nil {
+		err = checkVersionID(r)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -880,6 +886,12 @@ func parseRange(v string, size int64) (start, end int64, partial bool, err error
 
 func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) {
 	bucket, key := pathVars(r)
+	// Buckets are unversioned: every object is version "null". Any other
+	// version ID names nothing, and must not delete the current object.
+	if err := checkVersionID(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
 	if err := s.backend.DeleteObject(ctx, bucket, key); err != nil {

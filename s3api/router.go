@@ -3,6 +3,8 @@ package s3api
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -27,6 +29,35 @@ var (
 	unsupportedOnBucket = []string{"attributes", "partNumber", "tagging", "uploadId", "uploads"}
 	unsupportedOnObject = []string{"cors", "delete"}
 )
+
+// requestQueries are the query parameters that name no subresource: those
+// of SigV2 presigned URLs and the operation hint aws-sdk-go-v2 adds
+// ("x-id=PutObject"). Every "x-amz-" name is one too: SigV4 presigning and
+// the headers presigners hoist into the query string.
+var requestQueries = []string{"AWSAccessKeyId", "Signature", "Expires", "x-id"}
+
+// otherQuery matches requests carrying a query parameter that is neither
+// one of allowed nor in requestQueries. The writing operations whose
+// plain form takes no parameters (CreateBucket, DeleteBucket, PutObject,
+// CopyObject, DeleteObject) refuse such a request with NotImplemented:
+// it names a feature S3 has and Strongbox does not (PUT /b?versioning,
+// DELETE /b?metadataConfiguration), which must never create or delete a
+// bucket or object. Keeping this list of what is allowed, rather than of
+// what is not, covers the subresources S3 adds later too.
+func otherQuery(allowed ...string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		for name := range r.URL.Query() {
+			if len(name) >= 6 && strings.EqualFold(name[:6], "x-amz-") {
+				continue
+			}
+			known := func(n string) bool { return strings.EqualFold(n, name) }
+			if !slices.ContainsFunc(allowed, known) && !slices.ContainsFunc(requestQueries, known) {
+				return true
+			}
+		}
+		return false
+	}
+}
 
 // multipartQueries are the query flags of multipart operations. On an
 // object, a request carrying one that no multipart route took (a method
@@ -61,6 +92,7 @@ func (s *Server) routes() *mux.Router {
 		b.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(s.listObjectsV2)
 		b.Methods(http.MethodGet).HandlerFunc(s.listObjectsV1)
 		b.Methods(http.MethodHead).HandlerFunc(s.headBucket)
+		b.Methods(http.MethodPut, http.MethodDelete).MatcherFunc(otherQuery()).HandlerFunc(s.notImplemented)
 		b.Methods(http.MethodPut).HandlerFunc(s.createBucket)
 		b.Methods(http.MethodDelete).HandlerFunc(s.deleteBucket)
 		b.NewRoute().HandlerFunc(s.methodNotAllowed)
@@ -85,6 +117,8 @@ func (s *Server) routes() *mux.Router {
 	o.Methods(http.MethodGet).Queries("tagging", "").HandlerFunc(s.getObjectTagging)
 	o.Methods(http.MethodDelete).Queries("tagging", "").HandlerFunc(s.deleteObjectTagging)
 	o.Methods(http.MethodGet).Queries("attributes", "").HandlerFunc(s.getObjectAttributes)
+	o.Methods(http.MethodPut).MatcherFunc(otherQuery()).HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodDelete).MatcherFunc(otherQuery("versionId")).HandlerFunc(s.notImplemented)
 	o.Methods(http.MethodPut).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.copyObject)
 	o.Methods(http.MethodGet).HandlerFunc(s.getObject)
 	o.Methods(http.MethodHead).HandlerFunc(s.headObject)

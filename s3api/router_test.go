@@ -89,11 +89,34 @@ func TestUnsupportedSubresourcesAreNotImplemented(t *testing.T) {
 		{http.MethodPut, "/bucket/key?acl"},    // must not overwrite the object
 		{http.MethodGet, "/bucket/key?legal-hold"},
 		{http.MethodPost, "/bucket/key?restore"},
+		// Subresources on no list: the writing operations take no
+		// parameters, so anything else is refused.
+		{http.MethodPut, "/newbucket?versioning"},
+		{http.MethodDelete, "/bucket?versioning"},
+		{http.MethodDelete, "/bucket?metadataConfiguration"},
+		{http.MethodPut, "/bucket?rename"},
+		{http.MethodPut, "/bucket/key?renameObject"},
+		{http.MethodPut, "/bucket/key?some-future-subresource=1"},
+		{http.MethodDelete, "/bucket/key?versionId=null&other"},
 	} {
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, signedRequest(c.method, c.target, ""))
 		if w.Code != http.StatusNotImplemented || !strings.Contains(w.Body.String(), "<Code>NotImplemented</Code>") {
 			t.Errorf("%s %s: %d %s", c.method, c.target, w.Code, w.Body)
+		}
+	}
+}
+
+// A version ID other than "null" (every object's, buckets being
+// unversioned) names nothing: GET, HEAD and DELETE refuse it before the
+// store is asked, so DELETE ?versionId=x never deletes the current object.
+func TestVersionIDOtherThanNullIsRefused(t *testing.T) {
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodDelete} {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, signedRequest(method, "/bucket/key?versionId=abc", ""))
+		if w.Code != http.StatusBadRequest || (method != http.MethodHead && !strings.Contains(w.Body.String(), "<Code>InvalidArgument</Code>")) {
+			t.Errorf("%s ?versionId=abc: %d %s", method, w.Code, w.Body)
 		}
 	}
 }
