@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -365,9 +366,18 @@ func testServer(m Backend, opts Options) *Server {
 	return New(m, opts)
 }
 
+// newRequest is httptest.NewRequest with the Content-Length header the
+// net/http server keeps in a served request's Header: PutObject and
+// UploadPart refuse a body without it, as S3 does.
+func newRequest(method, target, body string) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return r
+}
+
 // do signs and serves one request, returning the recorded response.
 func do(s *Server, method, target, body string, headers ...string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := newRequest(method, target, body)
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Set(headers[i], headers[i+1])
 	}
@@ -385,7 +395,7 @@ func trailerBody(data []byte, name, value string) string {
 
 // doTrailer sends data aws-chunked with a trailing checksum.
 func doTrailer(s *Server, method, target string, data []byte, name, value string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, strings.NewReader(trailerBody(data, name, value)))
+	r := newRequest(method, target, trailerBody(data, name, value))
 	r.Header.Set("Content-Encoding", "aws-chunked")
 	r.Header.Set("X-Amz-Trailer", name)
 	sigv4.Sign(r, "ak", "sk", "us-east-1", sigv4.StreamingUnsignedPayloadTrailer, time.Now())

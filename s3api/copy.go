@@ -74,6 +74,9 @@ func (s *Server) parseCopy(r *http.Request) (*objstore.CopyRequest, error) {
 		return nil, err
 	}
 	h := r.Header
+	if err := checkWriteHeaders(h); err != nil {
+		return nil, err
+	}
 	srcBucket, srcKey, err := parseCopySource(h.Get("X-Amz-Copy-Source"))
 	if err != nil {
 		return nil, err

@@ -70,6 +70,9 @@ var (
 	ErrMissingContentMD5     = &APIError{"InvalidRequest", "Missing required header for this request: Content-MD5", http.StatusBadRequest}
 	ErrInvalidCopySource     = &APIError{"InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey", http.StatusBadRequest}
 	ErrInvalidVersionID      = &APIError{"InvalidArgument", "Invalid version id specified", http.StatusBadRequest}
+	ErrInvalidStorageClass   = &APIError{"InvalidStorageClass", "The storage class you specified is not valid", http.StatusBadRequest}
+	ErrInvalidEncryption     = &APIError{"InvalidArgument", "The encryption method specified is not supported", http.StatusBadRequest}
+	ErrNoObjectLockConfig    = &APIError{"InvalidRequest", "Bucket is missing Object Lock Configuration", http.StatusBadRequest}
 	ErrCopyToItself          = &APIError{"InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.", http.StatusBadRequest}
 	ErrNoSuchVersion         = &APIError{"NoSuchVersion", "The specified version does not exist.", http.StatusNotFound}
 	ErrInvalidTag            = &APIError{"InvalidTag", "The TagKey you have provided is invalid", http.StatusBadRequest}

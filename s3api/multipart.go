@@ -197,6 +197,9 @@ func parseCreateUpload(h http.Header, bucket, key string) (*objstore.Upload, err
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
+	if err := checkWriteHeaders(h); err != nil {
+		return nil, err
+	}
 	u := &objstore.Upload{Bucket: bucket, Key: key, ContentType: h.Get("Content-Type"), Headers: storedHeaderValues(h)}
 	if u.ContentType == "" {
 		u.ContentType = "binary/octet-stream"
@@ -281,10 +284,14 @@ func partChecksums(u objstore.Upload, client checksum.Algorithm) ([]checksum.Alg
 }
 
 // partTarget reads what UploadPart and UploadPartCopy address: the
-// bucket, the key and the part number.
+// bucket, the key and the part number; and refuses the headers of
+// features they cannot honour (SSE-C keys).
 func partTarget(r *http.Request) (bucket, key string, part int, err error) {
 	bucket, key = pathVars(r)
 	if part, err = parsePartNumber(r.URL.Query().Get("partNumber")); err != nil {
+		return "", "", 0, err
+	}
+	if err = checkWriteHeaders(r.Header); err != nil {
 		return "", "", 0, err
 	}
 	return bucket, key, part, checkKey(key)
@@ -302,10 +309,9 @@ func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	auth := authOf(r)
-	size := auth.DecodedContentLength
-	if size < 0 && !auth.Streaming() {
-		s.writeError(w, r, ErrMissingContentLength)
+	size, err := payloadSize(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if size > objstore.MaxPartSize {

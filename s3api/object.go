@@ -74,21 +74,21 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) {
 // and checksums are computed in the same pass; at no point is more than
 // InlineThreshold bytes of it held in memory.
 func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequest, error) {
-	// -1 when unknown: an aws-chunked upload of a stream without
-	// x-amz-decoded-content-length (aws-sdk-go-v2 over HTTPS sends those).
 	auth := authOf(r)
-	size := auth.DecodedContentLength
-	if size < 0 && !auth.Streaming() {
-		return nil, ErrMissingContentLength
+	size, err := payloadSize(r)
+	if err != nil {
+		return nil, err
 	}
 	if size > s.opts.MaxObjectSize {
 		return nil, ErrEntityTooLarge
+	}
+	if err := checkWriteHeaders(r.Header); err != nil {
+		return nil, err
 	}
 	info := objstore.ObjectInfo{Key: key, ContentType: r.Header.Get("Content-Type")}
 	if info.ContentType == "" {
 		info.ContentType = "binary/octet-stream"
 	}
-	var err error
 	if info.UserMeta, err = userMetadata(r.Header); err != nil {
 		return nil, err
 	}
@@ -174,6 +174,27 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	req.Blob = &ref
 	req.Info = info
 	return req, nil
+}
+
+// payloadSize returns the length of a PutObject or UploadPart payload, -1
+// for an aws-chunked upload of a stream without
+// x-amz-decoded-content-length (aws-sdk-go-v2 over HTTPS sends those).
+// Any other body must declare its length, as S3 requires: plain
+// Transfer-Encoding: chunked is NotImplemented there, and an HTTP/1.1
+// request with neither header is MissingContentLength (net/http would
+// read it as an empty body and store an empty object).
+func payloadSize(r *http.Request) (int64, error) {
+	auth := authOf(r)
+	if auth.Streaming() {
+		return auth.DecodedContentLength, nil
+	}
+	if slices.Contains(r.TransferEncoding, "chunked") {
+		return 0, ErrNotImplemented.with("Transfer-Encoding: chunked is not implemented; send Content-Length.")
+	}
+	if auth.DecodedContentLength < 0 || (r.ProtoMajor == 1 && r.Header.Get("Content-Length") == "") {
+		return 0, ErrMissingContentLength
+	}
+	return auth.DecodedContentLength, nil
 }
 
 // storedHeaderValues returns the standard headers S3 keeps with an object,

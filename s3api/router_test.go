@@ -74,7 +74,7 @@ func (u untouchable) ListMultipartUploads(context.Context, string, objstore.List
 }
 
 func signedRequest(method, target string, body string) *http.Request {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	r := newRequest(method, target, body)
 	sigv4.Sign(r, "ak", "sk", "us-east-1", sigv4.UnsignedPayload, time.Now())
 	return r
 }

@@ -2,6 +2,8 @@ package s3api
 
 import (
 	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -60,6 +62,51 @@ func checkKey(key string) error {
 	}
 	if key == "" || !utf8.ValidString(key) {
 		return ErrInvalidArgument.with("Invalid object key")
+	}
+	return nil
+}
+
+// storageClasses are the values S3 takes in x-amz-storage-class. Every
+// object is stored (and reported) as STANDARD; the others are accepted so
+// that code written for them runs, and anything else is refused as S3
+// refuses it.
+var storageClasses = []string{
+	"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
+	"INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR",
+	"SNOW", "EXPRESS_ONEZONE", "FSX_OPENZFS",
+}
+
+// checkWriteHeaders refuses the headers of a write (PutObject, CopyObject,
+// CreateMultipartUpload, UploadPart, UploadPartCopy) that ask for what
+// Strongbox cannot do, instead of silently storing the object without it:
+// a client that sends its own encryption key must not get a 200 for a
+// plaintext object anyone can read.
+//
+// SSE-S3 ("AES256") is accepted: S3 applies it to every object anyway, and
+// nothing about the API changes with it.
+func checkWriteHeaders(h http.Header) error {
+	for name := range h {
+		l := strings.ToLower(name)
+		if strings.HasPrefix(l, "x-amz-server-side-encryption-customer-") ||
+			strings.HasPrefix(l, "x-amz-copy-source-server-side-encryption-customer-") {
+			return ErrNotImplemented.with("Server-side encryption with customer-provided keys (SSE-C) is not implemented.")
+		}
+		if strings.HasPrefix(l, "x-amz-object-lock-") {
+			return ErrNoObjectLockConfig
+		}
+	}
+	switch v := h.Get("X-Amz-Server-Side-Encryption"); v {
+	case "", "AES256":
+	case "aws:kms", "aws:kms:dsse", "aws:fsx":
+		return ErrNotImplemented.with("Server-side encryption with " + v + " is not implemented.")
+	default:
+		return ErrInvalidEncryption
+	}
+	if h.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id") != "" || h.Get("X-Amz-Server-Side-Encryption-Context") != "" {
+		return ErrNotImplemented.with("Server-side encryption with aws:kms is not implemented.")
+	}
+	if v := h.Get("X-Amz-Storage-Class"); v != "" && !slices.Contains(storageClasses, v) {
+		return ErrInvalidStorageClass
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/sigv4"
 )
 
 func TestParseRange(t *testing.T) {
@@ -101,6 +102,86 @@ func TestStripAWSChunked(t *testing.T) {
 	for in, want := range map[string]string{"aws-chunked": "", "aws-chunked,gzip": "gzip", "gzip, aws-chunked": "gzip", "": "", "br": "br"} {
 		if got := stripAWSChunked(in); got != want {
 			t.Errorf("stripAWSChunked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckWriteHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		header, value string
+		want          *APIError // nil: accepted
+	}{
+		{"X-Amz-Server-Side-Encryption", "AES256", nil},
+		{"X-Amz-Server-Side-Encryption", "aws:kms", ErrNotImplemented},
+		{"X-Amz-Server-Side-Encryption", "BOGUS", ErrInvalidEncryption},
+		{"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", "key", ErrNotImplemented},
+		{"X-Amz-Server-Side-Encryption-Customer-Algorithm", "AES256", ErrNotImplemented},
+		{"X-Amz-Server-Side-Encryption-Customer-Key", "a2V5", ErrNotImplemented},
+		{"X-Amz-Copy-Source-Server-Side-Encryption-Customer-Key", "a2V5", ErrNotImplemented},
+		{"X-Amz-Storage-Class", "STANDARD", nil},
+		{"X-Amz-Storage-Class", "GLACIER", nil},
+		{"X-Amz-Storage-Class", "FOO", ErrInvalidStorageClass},
+		{"X-Amz-Storage-Class", "standard", ErrInvalidStorageClass},
+		{"X-Amz-Object-Lock-Mode", "GOVERNANCE", ErrNoObjectLockConfig},
+		{"X-Amz-Object-Lock-Legal-Hold", "ON", ErrNoObjectLockConfig},
+		{"X-Amz-Acl", "private", nil},
+	} {
+		h := http.Header{}
+		h.Set(tt.header, tt.value)
+		err := checkWriteHeaders(h)
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%s: %s: %v, want accepted", tt.header, tt.value, err)
+			}
+			continue
+		}
+		if got := toAPIError(err); got.Code != tt.want.Code || got.Status != tt.want.Status {
+			t.Errorf("%s: %s: %v, want %s", tt.header, tt.value, err, tt.want.Code)
+		}
+	}
+}
+
+// A PutObject carrying an SSE-C key is refused before the store sees it:
+// a 200 would tell the client its data is encrypted with its key.
+func TestSSECIsRefusedBeforeTheStore(t *testing.T) {
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	for _, target := range []string{"/bucket/key", "/bucket/key?uploads", "/bucket/key?partNumber=1&uploadId=x"} {
+		method := http.MethodPut
+		if strings.HasSuffix(target, "?uploads") {
+			method = http.MethodPost
+		}
+		r := signedRequest(method, target, "data")
+		r.Header.Set("X-Amz-Server-Side-Encryption-Customer-Algorithm", "AES256")
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusNotImplemented {
+			t.Errorf("%s %s: %d %s", method, target, w.Code, w.Body)
+		}
+	}
+}
+
+// A PutObject or UploadPart body must declare its length: plain chunked
+// transfer encoding is NotImplemented and no length at all is
+// MissingContentLength (S3's answers), never an empty object.
+func TestPayloadWithoutLengthIsRefused(t *testing.T) {
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	for _, target := range []string{"/bucket/key", "/bucket/key?partNumber=1&uploadId=x"} {
+		for _, tt := range []struct {
+			name   string
+			modify func(*http.Request)
+			status int
+		}{
+			{"chunked", func(r *http.Request) { r.TransferEncoding, r.ContentLength = []string{"chunked"}, -1 }, http.StatusNotImplemented},
+			{"no length", func(r *http.Request) { r.Header.Del("Content-Length") }, http.StatusLengthRequired},
+		} {
+			r := newRequest(http.MethodPut, target, "data")
+			tt.modify(r)
+			sigv4.Sign(r, "ak", "sk", "us-east-1", sigv4.UnsignedPayload, time.Now())
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != tt.status {
+				t.Errorf("%s %s: %d %s, want %d", target, tt.name, w.Code, w.Body, tt.status)
+			}
 		}
 	}
 }
