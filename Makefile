@@ -5,7 +5,7 @@ BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
 
-.PHONY: all build run test lint unit bench bench-load bench-large test-clients clean check check-long
+.PHONY: all build run test lint unit bench bench-load bench-large bench-failover test-clients clean check check-long
 
 all: build
 
@@ -39,6 +39,10 @@ bench-load: build
 ## bench-large: a fresh 3-node cluster of real processes (S3 on 127.0.0.1:9100-9102): through a follower, a 1 GiB PutObject and a 1 GiB multipart upload with each node's peak RSS, then 64 MiB PUT/GET throughput next to dd's disk bandwidth.
 bench-large:
 	GO=$(GO) scripts/bench-large.sh
+
+## bench-failover: a fresh 3-node cluster of real processes (S3 on 127.0.0.1:9150-9152) with default timeouts; kills the leader 5 times and times until a write through a survivor succeeds.
+bench-failover:
+	GO=$(GO) scripts/bench-failover.sh
 
 ## test-clients: install Debian's awscli, python3-boto3, s3cmd, rclone and the AWS SDK for JavaScript v3 (npm ci), then run a scripted session with each against a fresh 3-node cluster.
 test-clients: build
