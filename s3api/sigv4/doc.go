@@ -25,6 +25,17 @@
 //     send (UNSIGNED-PAYLOAD for presigned URLs unless the query carries
 //     X-Amz-Content-Sha256).
 //
+// Header authentication may carry its time in Date instead of X-Amz-Date
+// (botocore does when the request has a Date, writing a numeric zone); the
+// string to sign then carries that time in the X-Amz-Date form.
+//
+// Signature Version 2 (Authorization: AWS AK:SIG, or AWSAccessKeyId,
+// Expires and Signature in the query) is accepted too. Its canonical
+// resource includes the bucket even when Host carries it, so a server with
+// virtual-hosted-style buckets sets Verifier.HostBucket. A bucket's
+// resource is accepted both as "/bucket" and as "/bucket/" (botocore signs
+// the latter for path-style requests), as S3 does.
+//
 // Signatures are compared in constant time. Derived signing keys are cached
 // per access key, day, region and service (deriving costs four HMACs); a
 // cache entry is used only while Lookup still returns the secret it was

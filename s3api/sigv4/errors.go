@@ -72,7 +72,8 @@ var (
 	ErrRequestNotYetValid = &Error{Code: "AccessDenied", Message: "Request is not valid yet", Status: http.StatusForbidden}
 
 	// ErrMissingDate: header authentication without a parseable X-Amz-Date
-	// or Date header. S3: AccessDenied, 403.
+	// or Date header, or (SigV2) with an empty X-Amz-Date. S3:
+	// AccessDenied, 403.
 	ErrMissingDate = &Error{Code: "AccessDenied", Message: "AWS authentication requires a valid Date or x-amz-date header", Status: http.StatusForbidden}
 
 	// ErrSignatureDoesNotMatch: the secret, the request or (for aws-chunked
@@ -100,9 +101,14 @@ var (
 	// AuthorizationQueryParametersError, 400; Message says which part.
 	ErrAuthorizationQueryParametersError = &Error{Code: "AuthorizationQueryParametersError", Message: "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.", Status: http.StatusBadRequest}
 
-	// ErrUnsupportedAuthorization: signature version 2, SigV4a or an
-	// unknown scheme. S3: InvalidRequest, 400.
+	// ErrUnsupportedAuthorization: SigV4a or an unknown scheme. S3:
+	// InvalidRequest, 400.
 	ErrUnsupportedAuthorization = &Error{Code: "InvalidRequest", Message: "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.", Status: http.StatusBadRequest}
+
+	// ErrInvalidV2Authorization: a SigV2 "Authorization: AWS ..." header
+	// whose credential is not AccessKeyId:Signature. S3: InvalidArgument,
+	// 400 (not AuthorizationHeaderMalformed, which S3 keeps for SigV4).
+	ErrInvalidV2Authorization = &Error{Code: "InvalidArgument", Message: "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature", Status: http.StatusBadRequest}
 
 	// ErrMultipleAuthMechanisms: both an Authorization header and presigned
 	// query parameters. S3: InvalidArgument, 400.

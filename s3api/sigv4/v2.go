@@ -41,7 +41,9 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 		if err != nil {
 			return nil, ErrAccessDenied.with("Invalid date (should be seconds since epoch): " + query.Get("Expires"))
 		}
-		if now.Unix() > exp {
+		// Expires is the first second the URL is no longer valid: S3
+		// refuses a URL generated with ExpiresIn=0 at once.
+		if !now.Before(time.Unix(exp, 0)) {
 			return nil, ErrExpiredRequest
 		}
 		date = query.Get("Expires")
@@ -49,16 +51,17 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 		cred := strings.TrimPrefix(header, "AWS ")
 		var ok bool
 		if ak, sig, ok = strings.Cut(cred, ":"); !ok {
-			return nil, ErrAuthorizationHeaderMalformed
+			return nil, ErrInvalidV2Authorization
 		}
 		// With x-amz-date the Date line is empty and x-amz-date is signed
-		// among the amz headers.
+		// among the amz headers. S3 refuses a present but empty x-amz-date
+		// rather than falling back to Date.
 		dateHeader := r.Header.Get("X-Amz-Date")
-		if dateHeader == "" {
+		if len(r.Header.Values("X-Amz-Date")) == 0 {
 			dateHeader = r.Header.Get("Date")
 			date = dateHeader
 		}
-		t, ok := parseV2Date(dateHeader)
+		t, ok := parseDateHeader(dateHeader)
 		if !ok {
 			return nil, ErrMissingDate
 		}
@@ -70,11 +73,16 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 	if !ok {
 		return nil, ErrInvalidAccessKeyID
 	}
-	sts := v2StringToSign(r, date)
-	mac := hmac.New(sha1.New, []byte(secret))
-	mac.Write([]byte(sts))
-	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	if !hmac.Equal([]byte(want), []byte(sig)) {
+	path, alt := v.v2Resource(r)
+	sts := v2StringToSign(r, date, path)
+	match := hmac.Equal([]byte(v2Sign(secret, sts)), []byte(sig))
+	if alt != "" {
+		// Both forms are computed and compared whatever the first gave, so
+		// the time taken does not depend on which one matched.
+		altMatch := hmac.Equal([]byte(v2Sign(secret, v2StringToSign(r, date, alt))), []byte(sig))
+		match = match || altMatch
+	}
+	if !match {
 		e := ErrSignatureDoesNotMatch.with(ErrSignatureDoesNotMatch.Message)
 		e.StringToSign = sts
 		return nil, e
@@ -86,9 +94,57 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 	return a, nil
 }
 
+func v2Sign(secret, sts string) string {
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(sts))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// v2Resource returns the path part of SigV2's canonical resource, and for a
+// request that addresses a bucket only, alt, the same resource with the
+// other trailing-slash form ("" otherwise).
+//
+// SigV2 leaves Host unsigned, so the bucket of a virtual-hosted-style request
+// must come from the resource: clients sign "/bucket" + path. Without
+// HostBucket every request is taken as path style.
+//
+// Both "/bucket" and "/bucket/" name the bucket and S3 accepts either:
+// botocore (signature_version "s3") signs "/bucket/" for bucket operations
+// in both styles, while a path-style request carries "/bucket"; the
+// documented rule gives "/bucket" for path style and "/bucket/" for a
+// virtual-hosted root.
+func (v *Verifier) v2Resource(r *http.Request) (path, alt string) {
+	path = v2RequestPath(r)
+	if v.HostBucket != nil {
+		if b := v.HostBucket(r); b != "" {
+			if path == "/" {
+				return "/" + b + "/", "/" + b
+			}
+			return "/" + b + path, ""
+		}
+	}
+	if len(path) > 1 && strings.IndexByte(path[1:], '/') < 0 {
+		return path, path + "/"
+	}
+	return path, ""
+}
+
+// v2RequestPath returns the escaped request path as the client sent it.
+func v2RequestPath(r *http.Request) string {
+	path := r.URL.EscapedPath()
+	if r.URL.RawPath == "" && r.RequestURI != "" {
+		// The resource is signed as the client sent it.
+		if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
+			path = p
+		}
+	}
+	return path
+}
+
 // v2StringToSign builds SigV2's string to sign: verb, Content-MD5,
-// Content-Type, date (or Expires), the x-amz-* headers, the resource.
-func v2StringToSign(r *http.Request, date string) string {
+// Content-Type, date (or Expires), the x-amz-* headers, the resource (path,
+// then the subresources).
+func v2StringToSign(r *http.Request, date, path string) string {
 	var b strings.Builder
 	b.WriteString(r.Method + "\n")
 	b.WriteString(r.Header.Get("Content-Md5") + "\n")
@@ -108,13 +164,6 @@ func v2StringToSign(r *http.Request, date string) string {
 		}
 		b.WriteString(n + ":" + strings.Join(vals, ",") + "\n")
 	}
-	path := r.URL.EscapedPath()
-	if r.URL.RawPath == "" && r.RequestURI != "" {
-		// The resource is signed as the client sent it.
-		if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
-			path = p
-		}
-	}
 	b.WriteString(path)
 	q := r.URL.Query()
 	sep := "?"
@@ -132,14 +181,18 @@ func v2StringToSign(r *http.Request, date string) string {
 	return b.String()
 }
 
-// parseV2Date accepts the date forms SigV2 clients send: RFC 1123 with
-// "GMT" or a numeric zone, the other HTTP forms, or ISO 8601 basic.
-func parseV2Date(s string) (time.Time, bool) {
+// parseDateHeader accepts the Date (or SigV2 x-amz-date) forms clients
+// send: RFC 1123 with "GMT", another zone name or a numeric zone (Python's
+// email.utils.formatdate, which botocore uses, writes "-0000"), the other
+// HTTP forms, or ISO 8601 basic.
+func parseDateHeader(s string) (time.Time, bool) {
 	if t, err := http.ParseTime(s); err == nil {
 		return t, true
 	}
-	if t, err := time.Parse(time.RFC1123Z, s); err == nil {
-		return t, true
+	for _, layout := range [...]string{time.RFC1123Z, time.RFC1123} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
 	}
 	return parseAmzDate(s)
 }

@@ -30,6 +30,12 @@ type Verifier struct {
 	// time and Now, and how far in the future a presigned URL's X-Amz-Date
 	// may be; zero means DefaultMaxSkew.
 	MaxSkew time.Duration
+	// HostBucket returns the bucket a virtual-hosted-style request names in
+	// its Host, or "" for a path-style request; nil means path style only.
+	// SigV4 needs no such help (it signs Host and the path as sent), but
+	// SigV2 leaves Host unsigned and signs the bucket in the resource, so
+	// without HostBucket a virtual-hosted SigV2 request does not verify.
+	HostBucket func(r *http.Request) string
 
 	keys keyCache
 }
@@ -242,12 +248,9 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 			return nil, ErrMissingDate
 		}
 	} else {
-		d := r.Header.Get("Date")
-		if d == "" {
-			return nil, ErrMissingDate
-		}
-		var err error
-		if t, err = http.ParseTime(d); err != nil {
+		// The string to sign carries the ISO 8601 basic form of the Date
+		// header's time, as botocore computes it when it signs with Date.
+		if t, ok = parseDateHeader(r.Header.Get("Date")); !ok {
 			return nil, ErrMissingDate
 		}
 		t = t.UTC()
