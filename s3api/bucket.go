@@ -20,23 +20,6 @@ import (
 // without max-buckets.
 const maxListBuckets = 10000
 
-// listBucketsResult is xml.go's ListAllMyBucketsResult with the members
-// S3 added for paginated ListBuckets. Its Buckets shadows the embedded one
-// (encoding/xml, like Go, keeps the shallower field) so that every entry
-// can carry BucketRegion.
-type listBucketsResult struct {
-	listAllMyBucketsResult
-	Buckets []listedBucket `xml:"Buckets>Bucket"`
-	// Prefix is echoed whenever the request named one, even empty.
-	Prefix            *string `xml:"Prefix"`
-	ContinuationToken string  `xml:"ContinuationToken,omitempty"`
-}
-
-type listedBucket struct {
-	bucketEntry
-	BucketRegion string `xml:"BucketRegion"`
-}
-
 // listBucketsQuery is a parsed ListBuckets request.
 type listBucketsQuery struct {
 	limit  int // 0: no limit, the unpaginated answer
@@ -124,11 +107,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) {
 	// Tokens resume by name, so pages are only exact in name order; the
 	// Backend contract does not promise one.
 	slices.SortFunc(buckets, func(a, b objstore.BucketInfo) int { return cmp.Compare(a.Name, b.Name) })
-	out := listBucketsResult{
-		listAllMyBucketsResult: listAllMyBucketsResult{Xmlns: s3Namespace, Owner: defaultOwner},
-		Buckets:                []listedBucket{},
-		Prefix:                 lq.prefix,
-	}
+	out := listAllMyBucketsResult{Xmlns: s3Namespace, Owner: defaultOwner, Buckets: []bucketEntry{}, Prefix: lq.prefix}
 	for _, b := range buckets {
 		if b.Name <= lq.after || (lq.prefix != nil && !strings.HasPrefix(b.Name, *lq.prefix)) {
 			continue
@@ -139,10 +118,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) {
 			out.ContinuationToken = encodeBucketsToken(out.Buckets[len(out.Buckets)-1].Name)
 			break
 		}
-		out.Buckets = append(out.Buckets, listedBucket{
-			bucketEntry:  bucketEntry{Name: b.Name, CreationDate: xmlTime(b.Created)},
-			BucketRegion: s.opts.Region,
-		})
+		out.Buckets = append(out.Buckets, bucketEntry{Name: b.Name, CreationDate: xmlTime(b.Created), BucketRegion: s.opts.Region})
 	}
 	s.writeXML(w, http.StatusOK, out)
 }

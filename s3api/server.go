@@ -164,6 +164,7 @@ func New(backend Backend, opts Options) *Server {
 		slots:   make(chan struct{}, opts.MaxInFlight),
 		hostID:  randomHex(24),
 	}
+	s.auth.HostBucket = s.hostBucket
 	s.router = s.routes()
 	return s
 }

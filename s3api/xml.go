@@ -26,11 +26,15 @@ type listAllMyBucketsResult struct {
 	Xmlns   string        `xml:"xmlns,attr"`
 	Owner   owner         `xml:"Owner"`
 	Buckets []bucketEntry `xml:"Buckets>Bucket"`
+	// Prefix is echoed whenever the request named one, even empty.
+	Prefix            *string `xml:"Prefix"`
+	ContinuationToken string  `xml:"ContinuationToken,omitempty"`
 }
 
 type bucketEntry struct {
 	Name         string `xml:"Name"`
 	CreationDate string `xml:"CreationDate"`
+	BucketRegion string `xml:"BucketRegion"`
 }
 
 type locationConstraint struct {

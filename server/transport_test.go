@@ -3,9 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"io"
 	"net"
 	"net/http"
@@ -184,6 +187,29 @@ func TestVirtualHostedStyle(t *testing.T) {
 	out, err := vh.ListObjectsV2(ctxT(t), &s3.ListObjectsV2Input{Bucket: aws.String("vhost-bucket")})
 	if err != nil || len(out.Contents) != 1 {
 		t.Fatalf("virtual-hosted list: %v %+v", err, out)
+	}
+
+	// SigV2 signs the bucket in its resource, not in Host: botocore's
+	// virtual-hosted SigV2 requests sign /bucket/key and /bucket/.
+	for _, tt := range []struct{ path, resource, want string }{
+		{"/dir/key", "/vhost-bucket/dir/key", "hello"},
+		{"/", "/vhost-bucket/", "<Key>dir/key</Key>"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://vhost-bucket.localhost:"+port+tt.path, nil)
+		date := time.Now().UTC().Format(http.TimeFormat)
+		req.Header.Set("Date", date)
+		mac := hmac.New(sha1.New, []byte(testSecretKey))
+		mac.Write([]byte("GET\n\n\n" + date + "\n" + tt.resource))
+		req.Header.Set("Authorization", "AWS "+testAccessKey+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), tt.want) {
+			t.Fatalf("virtual-hosted SigV2 GET %s: %s %s", tt.path, resp.Status, b)
+		}
 	}
 }
 
