@@ -46,6 +46,9 @@ var requestQueries = []string{"AWSAccessKeyId", "Signature", "Expires", "x-id"}
 // what is not, covers the subresources S3 adds later too.
 func otherQuery(allowed ...string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		if r.URL.RawQuery == "" {
+			return false
+		}
 		for name := range r.URL.Query() {
 			if len(name) >= 6 && strings.EqualFold(name[:6], "x-amz-") {
 				continue
@@ -80,14 +83,14 @@ func (s *Server) routes() *mux.Router {
 
 	for _, p := range []string{"/{bucket}", "/{bucket}/"} {
 		b := r.Path(p).Subrouter()
-		b.Methods(http.MethodGet).Queries("location", "").HandlerFunc(s.getBucketLocation)
-		b.Methods(http.MethodGet).Queries("versioning", "").HandlerFunc(s.getBucketVersioning)
-		b.Methods(http.MethodPut).Queries("cors", "").HandlerFunc(s.putBucketCors)
-		b.Methods(http.MethodGet).Queries("cors", "").HandlerFunc(s.getBucketCors)
-		b.Methods(http.MethodDelete).Queries("cors", "").HandlerFunc(s.deleteBucketCors)
-		b.Methods(http.MethodPost).Queries("delete", "").HandlerFunc(s.deleteObjects)
-		b.Methods(http.MethodGet).Queries("uploads", "").HandlerFunc(s.listMultipartUploads)
-		b.MatcherFunc(hasQuery(unsupportedOnBucket)).HandlerFunc(s.notImplemented)
+		b.Methods(http.MethodGet).MatcherFunc(hasQuery("location")).HandlerFunc(s.getBucketLocation)
+		b.Methods(http.MethodGet).MatcherFunc(hasQuery("versioning")).HandlerFunc(s.getBucketVersioning)
+		b.Methods(http.MethodPut).MatcherFunc(hasQuery("cors")).HandlerFunc(s.putBucketCors)
+		b.Methods(http.MethodGet).MatcherFunc(hasQuery("cors")).HandlerFunc(s.getBucketCors)
+		b.Methods(http.MethodDelete).MatcherFunc(hasQuery("cors")).HandlerFunc(s.deleteBucketCors)
+		b.Methods(http.MethodPost).MatcherFunc(hasQuery("delete")).HandlerFunc(s.deleteObjects)
+		b.Methods(http.MethodGet).MatcherFunc(hasQuery("uploads")).HandlerFunc(s.listMultipartUploads)
+		b.MatcherFunc(hasQuery(unsupportedOnBucket...)).HandlerFunc(s.notImplemented)
 		b.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
 		b.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(s.listObjectsV2)
 		b.Methods(http.MethodGet).HandlerFunc(s.listObjectsV1)
@@ -100,23 +103,23 @@ func (s *Server) routes() *mux.Router {
 
 	o := r.Path("/{bucket}/{key:.+}").Subrouter()
 	o.MatcherFunc(hasUnsupported).HandlerFunc(s.notImplemented)
-	o.MatcherFunc(hasQuery(unsupportedOnObject)).HandlerFunc(s.notImplemented)
-	o.Methods(http.MethodPost).Queries("uploads", "").HandlerFunc(s.createMultipartUpload)
-	o.Methods(http.MethodPost).Queries("uploadId", "").HandlerFunc(s.completeMultipartUpload)
-	o.Methods(http.MethodPut).Queries("uploadId", "").HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.uploadPartCopy)
-	o.Methods(http.MethodPut).Queries("uploadId", "").HandlerFunc(s.uploadPart)
-	o.Methods(http.MethodDelete).Queries("uploadId", "").HandlerFunc(s.abortMultipartUpload)
-	o.Methods(http.MethodGet).Queries("uploadId", "").HandlerFunc(s.listParts)
-	o.Methods(http.MethodGet).Queries("uploads", "").HandlerFunc(s.uploadsWithKey)
-	o.MatcherFunc(hasQuery(multipartQueries)).HandlerFunc(s.methodNotAllowed)
+	o.MatcherFunc(hasQuery(unsupportedOnObject...)).HandlerFunc(s.notImplemented)
+	o.Methods(http.MethodPost).MatcherFunc(hasQuery("uploads")).HandlerFunc(s.createMultipartUpload)
+	o.Methods(http.MethodPost).MatcherFunc(hasQuery("uploadId")).HandlerFunc(s.completeMultipartUpload)
+	o.Methods(http.MethodPut).MatcherFunc(hasQuery("uploadId")).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.uploadPartCopy)
+	o.Methods(http.MethodPut).MatcherFunc(hasQuery("uploadId")).HandlerFunc(s.uploadPart)
+	o.Methods(http.MethodDelete).MatcherFunc(hasQuery("uploadId")).HandlerFunc(s.abortMultipartUpload)
+	o.Methods(http.MethodGet).MatcherFunc(hasQuery("uploadId")).HandlerFunc(s.listParts)
+	o.Methods(http.MethodGet).MatcherFunc(hasQuery("uploads")).HandlerFunc(s.uploadsWithKey)
+	o.MatcherFunc(hasQuery(multipartQueries...)).HandlerFunc(s.methodNotAllowed)
 	// partNumber without uploadId: GET and HEAD read one part (object.go);
 	// a PUT is an UploadPart missing its upload; nothing else takes it.
-	o.Methods(http.MethodPut).Queries("partNumber", "").HandlerFunc(s.partNumberWithoutUploadID)
-	o.Methods(http.MethodPost, http.MethodDelete).Queries("partNumber", "").HandlerFunc(s.methodNotAllowed)
-	o.Methods(http.MethodPut).Queries("tagging", "").HandlerFunc(s.putObjectTagging)
-	o.Methods(http.MethodGet).Queries("tagging", "").HandlerFunc(s.getObjectTagging)
-	o.Methods(http.MethodDelete).Queries("tagging", "").HandlerFunc(s.deleteObjectTagging)
-	o.Methods(http.MethodGet).Queries("attributes", "").HandlerFunc(s.getObjectAttributes)
+	o.Methods(http.MethodPut).MatcherFunc(hasQuery("partNumber")).HandlerFunc(s.partNumberWithoutUploadID)
+	o.Methods(http.MethodPost, http.MethodDelete).MatcherFunc(hasQuery("partNumber")).HandlerFunc(s.methodNotAllowed)
+	o.Methods(http.MethodPut).MatcherFunc(hasQuery("tagging")).HandlerFunc(s.putObjectTagging)
+	o.Methods(http.MethodGet).MatcherFunc(hasQuery("tagging")).HandlerFunc(s.getObjectTagging)
+	o.Methods(http.MethodDelete).MatcherFunc(hasQuery("tagging")).HandlerFunc(s.deleteObjectTagging)
+	o.Methods(http.MethodGet).MatcherFunc(hasQuery("attributes")).HandlerFunc(s.getObjectAttributes)
 	o.Methods(http.MethodPut).MatcherFunc(otherQuery()).HandlerFunc(s.notImplemented)
 	o.Methods(http.MethodDelete).MatcherFunc(otherQuery("versionId")).HandlerFunc(s.notImplemented)
 	o.Methods(http.MethodPut).HeadersRegexp("X-Amz-Copy-Source", ".+").HandlerFunc(s.copyObject)
@@ -129,12 +132,19 @@ func (s *Server) routes() *mux.Router {
 }
 
 func hasUnsupported(r *http.Request, m *mux.RouteMatch) bool {
-	return hasQuery(unsupportedSubresources)(r, m)
+	return hasQuery(unsupportedSubresources...)(r, m)
 }
 
-// hasQuery matches requests carrying any of the named query parameters.
-func hasQuery(names []string) mux.MatcherFunc {
+// hasQuery matches requests carrying any of the named query parameters,
+// with any value. It stands in for mux's Queries(name, ""), which runs a
+// regular expression over the query string for every route it guards:
+// every GET walks several of those routes, and with a query-less request
+// (the common case) this answers without parsing anything.
+func hasQuery(names ...string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		if r.URL.RawQuery == "" {
+			return false
+		}
 		q := r.URL.Query()
 		for _, name := range names {
 			if _, ok := q[name]; ok {
