@@ -125,6 +125,12 @@ type CompleteRequest struct {
 	// the Complete (x-amz-checksum-*); each must equal the one computed
 	// from the parts, else ErrBadDigest.
 	Checksums map[string]string
+	// DefaultChecksum asks, for an upload created without a checksum
+	// algorithm, for S3's default: a full-object CRC64NVME combined from
+	// the CRC64NVME recorded with every part (none if a part lacks one).
+	// It travels in the command, rather than being implied, so that the
+	// same log entry applies the same way on every node and every version.
+	DefaultChecksum bool
 }
 
 // ListUploadsOptions selects one page of ListMultipartUploads.

@@ -138,3 +138,23 @@ func (d *decoder) optionalBlob() *objstore.BlobRef {
 	d.fail(fmt.Errorf("bad blob presence byte"))
 	return nil
 }
+
+// appendBool appends a flag as one byte, 0 or 1.
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// bool decodes appendBool's byte; any other value is corrupt input.
+func (d *decoder) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail(fmt.Errorf("bad flag byte"))
+	return false
+}

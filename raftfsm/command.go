@@ -100,8 +100,11 @@ func (t CommandType) String() string {
 // Version 3 added an optional blob reference to PutObject (before the
 // inline body) and to CopyObject (with the source ETag it was copied
 // from), and types 10 to 13. Versions 1 and 2 still decode.
+//
+// Version 4 added CompleteMultipartUpload's DefaultChecksum flag after its
+// parts; a version 3 Complete decodes with the flag off, as it applied.
 const (
-	commandVersion = 3
+	commandVersion = 4
 	headerLen      = 10
 )
 
@@ -109,7 +112,7 @@ const (
 func knownVersion(v byte) bool { return v >= 1 && v <= commandVersion }
 
 // maxTypeOf is the highest command type each envelope version carries.
-var maxTypeOf = [...]CommandType{1: TypeNoop, 2: TypePutBucketCors, 3: TypeAbortMultipartUpload}
+var maxTypeOf = [...]CommandType{1: TypeNoop, 2: TypePutBucketCors, 3: TypeAbortMultipartUpload, 4: TypeAbortMultipartUpload}
 
 // Command is one state-machine operation: the unit a node proposes to Raft.
 // Build one with the New* constructors, fill Time on the leader, and Marshal.
@@ -343,6 +346,7 @@ func (c *Command) Marshal() []byte {
 		b = appendString(b, cr.IfNoneMatch)
 		b = appendMap(b, cr.Checksums)
 		b = appendCompleteParts(b, cr.Parts)
+		b = appendBool(b, cr.DefaultChecksum)
 	case TypeAbortMultipartUpload:
 		b = appendString(b, c.Bucket)
 		b = appendString(b, c.Key)
@@ -429,6 +433,9 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 		cr.IfNoneMatch = d.string()
 		cr.Checksums = d.stringMap()
 		cr.Parts = d.completeParts()
+		if version >= 4 {
+			cr.DefaultChecksum = d.bool()
+		}
 		c.Bucket, c.Key, c.UploadID, c.Complete = cr.Bucket, cr.Key, cr.UploadID, cr
 	case TypeAbortMultipartUpload:
 		c.Bucket = d.string()

@@ -330,9 +330,11 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 		}
 		info.Checksums = map[string]string{alg: sum}
 		info.ChecksumType = u.ChecksumType
-	} else if sum, ok := defaultChecksum(listed); ok {
-		info.Checksums = map[string]string{checksum.CRC64NVME.String(): sum}
-		info.ChecksumType = objstore.ChecksumFullObject
+	} else if cr.DefaultChecksum {
+		if sum, ok := defaultChecksum(listed); ok {
+			info.Checksums = map[string]string{checksum.CRC64NVME.String(): sum}
+			info.ChecksumType = objstore.ChecksumFullObject
+		}
 	}
 	for _, alg := range slices.Sorted(maps.Keys(cr.Checksums)) {
 		if got, ok := info.Checksums[alg]; !ok || !sameChecksum(got, cr.Checksums[alg]) {

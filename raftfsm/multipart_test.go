@@ -82,6 +82,7 @@ func multipartSampleCommands() []*Command {
 				{PartNumber: 2, ETag: ref.MD5},
 				{PartNumber: objstore.MaxParts, ETag: ""},
 			},
+			DefaultChecksum: true,
 		}),
 		completeCmd("b", "k", "u", objstore.CompletePart{PartNumber: 1}),
 		completeCmd("b", "k", "u"), // no parts: decodes, refused at apply
@@ -130,6 +131,32 @@ func TestMultipartCommandCorruptInput(t *testing.T) {
 		}
 	}
 
+}
+
+// A CompleteMultipartUpload in a version 3 envelope (logged before the
+// DefaultChecksum flag) still decodes, with the flag off; a flag byte
+// other than 0 or 1 is corrupt input.
+func TestCompleteVersion3DecodesWithoutDefaultChecksum(t *testing.T) {
+	c := completeCmd("b", "k", "u", objstore.CompletePart{PartNumber: 1, ETag: "e"})
+	c.Complete.DefaultChecksum = true
+	v4 := c.Marshal()
+	if v4[0] != 4 || v4[len(v4)-1] != 1 {
+		t.Fatalf("version 4 Complete ends %v", v4[len(v4)-1])
+	}
+	v3 := bytes.Clone(v4[:len(v4)-1])
+	v3[0] = 3
+	got, err := UnmarshalCommand(v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Complete.DefaultChecksum || got.Complete.Key != "k" || len(got.Complete.Parts) != 1 {
+		t.Fatalf("version 3 Complete decoded as %+v", got.Complete)
+	}
+	bad := bytes.Clone(v4)
+	bad[len(bad)-1] = 2
+	if _, err := UnmarshalCommand(bad); !errors.Is(err, ErrInvalidCommand) {
+		t.Fatalf("flag byte 2: %v, want ErrInvalidCommand", err)
+	}
 }
 
 func TestMultipartInvalidCommands(t *testing.T) {
@@ -808,10 +835,11 @@ func TestCompleteFullObjectChecksumOfRealData(t *testing.T) {
 	}
 }
 
-// An upload created without a checksum algorithm gets S3's default: a
-// full-object CRC64NVME, combined from the CRC64NVME the node recorded with
-// every part. Parts recorded without one (by older nodes) leave the object
-// without a checksum.
+// An upload created without a checksum algorithm gets S3's default when
+// the Complete asks for it: a full-object CRC64NVME, combined from the
+// CRC64NVME the node recorded with every part. Parts recorded without one
+// (by older nodes) leave the object without a checksum, and so does a
+// Complete without the flag (logged before it existed).
 func TestCompleteDefaultChecksum(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 17))
 	p1, p2 := make([]byte, 5*mib), make([]byte, 1234)
@@ -825,29 +853,31 @@ func TestCompleteDefaultChecksum(t *testing.T) {
 		return objstore.BlobRef{ID: testBlobID(n), Size: int64(len(p)), MD5: etagOf(string(p)), Checksums: sums}
 	}
 
+	withSums := func(n int, p []byte) objstore.BlobRef {
+		return ref(n, p, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p), "crc32": checksum.CRC32.Of(p)})
+	}
 	for _, tt := range []struct {
 		name     string
 		r1, r2   objstore.BlobRef
+		flag     bool
 		wantSums map[string]string
 	}{
-		{"every part has crc64nvme",
-			ref(1, p1, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p1), "crc32": checksum.CRC32.Of(p1)}),
-			ref(2, p2, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p2)}),
-			map[string]string{"crc64nvme": want}},
-		{"a part without it",
-			ref(1, p1, map[string]string{"crc64nvme": checksum.CRC64NVME.Of(p1)}),
-			ref(2, p2, nil),
-			nil},
+		{"every part has crc64nvme", withSums(1, p1), withSums(2, p2), true, map[string]string{"crc64nvme": want}},
+		{"a part without it", withSums(1, p1), ref(2, p2, nil), true, nil},
+		// A Complete logged before the flag existed applies as it did.
+		{"without the flag", withSums(1, p1), withSums(2, p2), false, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := openFSM(t)
 			var s logSeq
+			complete := completeCmd("b", "k", "u", listedPart(1, tt.r1), listedPart(2, tt.r2))
+			complete.Complete.DefaultChecksum = tt.flag
 			runSteps(t, f, &s, []step{
 				{"create", NewCreateBucket("b"), nil},
 				{"upload", createUploadCmd("b", "k", "u"), nil},
 				{"part 1", partCmd("b", "k", "u", 1, tt.r1), nil},
 				{"part 2", partCmd("b", "k", "u", 2, tt.r2), nil},
-				{"complete", completeCmd("b", "k", "u", listedPart(1, tt.r1), listedPart(2, tt.r2)), nil},
+				{"complete", complete, nil},
 			})
 			info, err := f.HeadObject("b", "k")
 			if err != nil {

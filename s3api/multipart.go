@@ -526,6 +526,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request)
 	req := &objstore.CompleteRequest{
 		Bucket: bucket, Key: key, UploadID: r.URL.Query().Get("uploadId"),
 		IfMatch: h.Get("If-Match"), IfNoneMatch: h.Get("If-None-Match"),
+		DefaultChecksum: true,
 	}
 	if req.IfNoneMatch != "" && req.IfNoneMatch != "*" {
 		s.writeError(w, r, ErrNotImplemented.with("If-None-Match on PUT supports only *"))
