@@ -224,6 +224,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if auth.Presigned {
+		hoistQueryHeaders(r)
+	}
 	// From here on the body reader verifies the payload hash, chunk
 	// signatures and trailing checksums as it is read.
 	r.Body = auth.Body(r.Body)
@@ -232,6 +235,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// covers the path the client sent.
 	s.hostToPath(r)
 	s.router.ServeHTTP(w, r)
+}
+
+// presignParams are the x-amz-* query parameters of SigV4 presigning
+// itself, in lower case: they authenticate the URL and are not headers.
+var presignParams = map[string]bool{
+	"x-amz-algorithm": true, "x-amz-credential": true, "x-amz-date": true,
+	"x-amz-expires": true, "x-amz-signedheaders": true, "x-amz-signature": true,
+	"x-amz-security-token": true, "x-amz-content-sha256": true,
+}
+
+// hoistQueryHeaders makes the other x-amz-* parameters of a SigV4
+// presigned URL the headers they stand for, as S3 does: presigners move
+// headers into the query string (the JS SDK v3 moves every x-amz-* header
+// but the encryption ones: metadata, tagging, storage class, checksums), so
+// they must be honoured and checked like headers, not dropped. A header
+// the request also carries wins. SigV4 signs the whole query string, so
+// nothing unsigned gets in; SigV2 does not, so its URLs are left alone.
+func hoistQueryHeaders(r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has("X-Amz-Algorithm") {
+		return
+	}
+	for name, vals := range q {
+		l := strings.ToLower(name)
+		if !strings.HasPrefix(l, "x-amz-") || presignParams[l] || len(vals) == 0 {
+			continue
+		}
+		if _, set := r.Header[http.CanonicalHeaderKey(name)]; !set {
+			r.Header.Set(name, vals[0])
+		}
+	}
 }
 
 // hostToPath rewrites a virtual-hosted-style request
