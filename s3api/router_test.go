@@ -98,6 +98,10 @@ func TestUnsupportedSubresourcesAreNotImplemented(t *testing.T) {
 		{http.MethodPut, "/bucket/key?renameObject"},
 		{http.MethodPut, "/bucket/key?some-future-subresource=1"},
 		{http.MethodDelete, "/bucket/key?versionId=null&other"},
+		// Names are exact: the handler reads versionId, not VersionId.
+		{http.MethodDelete, "/bucket/key?VersionId=abc"},
+		// A pair that does not parse is not skipped.
+		{http.MethodPut, "/newbucket?versioning;x"},
 	} {
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, signedRequest(c.method, c.target, ""))

@@ -182,14 +182,16 @@ func v2StringToSign(r *http.Request, date, path string) string {
 }
 
 // parseDateHeader accepts the Date (or SigV2 x-amz-date) forms clients
-// send: RFC 1123 with "GMT", another zone name or a numeric zone (Python's
+// send: RFC 1123 with "GMT", "UTC" or a numeric zone (Python's
 // email.utils.formatdate, which botocore uses, writes "-0000"), the other
-// HTTP forms, or ISO 8601 basic.
+// HTTP forms, or ISO 8601 basic. Other zone names are refused: Go resolves
+// them through the server's local time zone, so nodes in different zones
+// would read the same header as different times.
 func parseDateHeader(s string) (time.Time, bool) {
 	if t, err := http.ParseTime(s); err == nil {
 		return t, true
 	}
-	for _, layout := range [...]string{time.RFC1123Z, time.RFC1123} {
+	for _, layout := range [...]string{time.RFC1123Z, "Mon, 02 Jan 2006 15:04:05 UTC"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
 		}
