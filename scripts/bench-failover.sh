@@ -53,6 +53,7 @@ for round in $(seq 1 "$ROUNDS"); do
       leader=$("$BIN" cluster status --endpoint "$(s3 "$i")" --json 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader",""))' 2>/dev/null) && [ -n "$leader" ] && break
     done
+    [ -n "$leader" ] || sleep 0.05
   done
   li=${leader#n}
   via=$(((li + 1) % 3))
