@@ -73,7 +73,7 @@ func checkKey(key string) error {
 var storageClasses = []string{
 	"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
 	"INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR",
-	"SNOW", "EXPRESS_ONEZONE", "FSX_OPENZFS",
+	"SNOW", "EXPRESS_ONEZONE", "FSX_OPENZFS", "FSX_ONTAP",
 }
 
 // checkWriteHeaders refuses the headers of a write (PutObject, CopyObject,

@@ -158,7 +158,9 @@ func v2StringToSign(r *http.Request, date, path string) string {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		vals := r.Header.Values(n)
+		// A copy: Values returns the header's own slice, and folding its
+		// whitespace in place would change the metadata that is stored.
+		vals := slices.Clone(r.Header.Values(n))
 		for i := range vals {
 			vals[i] = strings.Join(strings.Fields(vals[i]), " ")
 		}
