@@ -258,21 +258,30 @@ func (s *Server) lookupUpload(r *http.Request, bucket, key, uploadID string) (ob
 	return res.Upload, err
 }
 
-// partChecksums decides which checksum algorithms a part is hashed with:
-// the client's, and the upload's. It refuses a part whose algorithm is
-// not the upload's, or (COMPOSITE) that carries none.
-func partChecksums(u objstore.Upload, client checksum.Algorithm) ([]checksum.Algorithm, error) {
+// uploadChecksum returns the algorithm every part of u is hashed with:
+// the upload's, or for an upload created without one S3's default, from
+// which Complete derives the object's full-object checksum.
+func uploadChecksum(u objstore.Upload) (checksum.Algorithm, error) {
 	if u.ChecksumAlgorithm == "" {
-		// The default checksum as well, from which Complete derives the
-		// object's full-object checksum.
-		if client.Valid() && client != defaultChecksum {
-			return []checksum.Algorithm{client, defaultChecksum}, nil
-		}
-		return []checksum.Algorithm{defaultChecksum}, nil
+		return defaultChecksum, nil
 	}
-	want, err := checksum.ParseAlgorithm(u.ChecksumAlgorithm)
+	return checksum.ParseAlgorithm(u.ChecksumAlgorithm)
+}
+
+// partChecksums decides which checksum algorithms a part is hashed with:
+// the client's, and the upload's (uploadChecksum). It refuses a part whose
+// algorithm is not the upload's declared one, or (COMPOSITE) that carries
+// none; an upload without an algorithm takes any.
+func partChecksums(u objstore.Upload, client checksum.Algorithm) ([]checksum.Algorithm, error) {
+	want, err := uploadChecksum(u)
 	if err != nil {
 		return nil, err
+	}
+	if u.ChecksumAlgorithm == "" {
+		if client.Valid() && client != want {
+			return []checksum.Algorithm{client, want}, nil
+		}
+		return []checksum.Algorithm{want}, nil
 	}
 	switch {
 	case client.Valid() && client != want:
@@ -397,17 +406,14 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// The server computes the part's checksum of the upload's algorithm,
-	// or the default: a copy has no client value to verify.
-	algs := []checksum.Algorithm{defaultChecksum}
-	if u.ChecksumAlgorithm != "" {
-		a, err := checksum.ParseAlgorithm(u.ChecksumAlgorithm)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		algs = []checksum.Algorithm{a}
+	// The server computes the part's checksum: a copy has no client value
+	// to verify.
+	alg, err := uploadChecksum(u)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
+	algs := []checksum.Algorithm{alg}
 
 	ctx, cancel := s.opContext(r)
 	defer cancel()
