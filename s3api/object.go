@@ -538,11 +538,7 @@ func checksumHeaders(h http.Header) (map[checksum.Algorithm]string, error) {
 func quoteETag(etag string) string { return `"` + etag + `"` }
 
 func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
-	bucket, key := pathVars(r)
-	part, err := partNumberParam(r)
-	if err == nil {
-		err = checkVersionID(r)
-	}
+	bucket, key, part, err := readTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -569,11 +565,7 @@ func (s *Server) headObject(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request) {
-	bucket, key := pathVars(r)
-	part, err := partNumberParam(r)
-	if err == nil {
-		err = checkVersionID(r)
-	}
+	bucket, key, part, err := readTarget(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -694,6 +686,21 @@ func (v *objectView) status() int {
 		return http.StatusPartialContent
 	}
 	return http.StatusOK
+}
+
+// readTarget reads what GET and HEAD address: the bucket, the key and the
+// part number (0 for none). A version ID other than "null" names nothing in
+// an unversioned bucket. A request without a query (most reads) is
+// answered without parsing one.
+func readTarget(r *http.Request) (bucket, key string, part int, err error) {
+	bucket, key = pathVars(r)
+	if r.URL.RawQuery == "" {
+		return bucket, key, 0, nil
+	}
+	if part, err = partNumberParam(r); err != nil {
+		return "", "", 0, err
+	}
+	return bucket, key, part, checkVersionID(r)
 }
 
 // partNumberParam parses GET and HEAD's partNumber, 0 when absent. S3
