@@ -85,13 +85,15 @@ var storageClasses = []string{
 // SSE-S3 ("AES256") is accepted: S3 applies it to every object anyway, and
 // nothing about the API changes with it.
 func checkWriteHeaders(h http.Header) error {
+	// net/http canonicalizes the names of a served request's headers (and
+	// Header.Set those of hoisted presign parameters), so the canonical
+	// prefixes match without lowering every name of every write.
 	for name := range h {
-		l := strings.ToLower(name)
-		if strings.HasPrefix(l, "x-amz-server-side-encryption-customer-") ||
-			strings.HasPrefix(l, "x-amz-copy-source-server-side-encryption-customer-") {
+		if strings.HasPrefix(name, "X-Amz-Server-Side-Encryption-Customer-") ||
+			strings.HasPrefix(name, "X-Amz-Copy-Source-Server-Side-Encryption-Customer-") {
 			return ErrNotImplemented.with("Server-side encryption with customer-provided keys (SSE-C) is not implemented.")
 		}
-		if strings.HasPrefix(l, "x-amz-object-lock-") {
+		if strings.HasPrefix(name, "X-Amz-Object-Lock-") {
 			return ErrNoObjectLockConfig
 		}
 	}
