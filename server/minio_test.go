@@ -17,19 +17,24 @@ import (
 )
 
 // minioClient returns a minio-go client for node i with its default
-// settings (path-style addressing, since the endpoint is an IP address).
-func (c *testCluster) minioClient(t *testing.T, i int) *minio.Client {
+// settings (path-style addressing, since the endpoint is an IP address),
+// then opts applied.
+func (c *testCluster) minioClient(t *testing.T, i int, opts ...func(*minio.Options)) *minio.Client {
 	t.Helper()
 	u, err := url.Parse(c.nodes[i%len(c.nodes)].S3URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := minio.New(u.Host, &minio.Options{
+	o := &minio.Options{
 		Creds:        credentials.NewStaticV4(testAccessKey, testSecretKey, ""),
 		Secure:       u.Scheme == "https",
 		Region:       "us-east-1",
 		BucketLookup: minio.BucketLookupPath,
-	})
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	mc, err := minio.New(u.Host, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/minio/crc64nvme"
 	"github.com/minio/minio-go/v7"
-	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // End-to-end tests of multipart uploads and blob-backed (large) objects
@@ -354,22 +352,7 @@ func testUploadManager(t *testing.T, c *testCluster, bkt string) {
 // minioChecksumClient is minio-go with trailing headers enabled, which is
 // what makes it send S3 checksums.
 func minioChecksumClient(t *testing.T, c *testCluster, i int) *minio.Client {
-	t.Helper()
-	u, err := url.Parse(c.nodes[i].S3URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mc, err := minio.New(u.Host, &minio.Options{
-		Creds:           miniocreds.NewStaticV4(testAccessKey, testSecretKey, ""),
-		Secure:          u.Scheme == "https",
-		Region:          "us-east-1",
-		BucketLookup:    minio.BucketLookupPath,
-		TrailingHeaders: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mc
+	return c.minioClient(t, i, func(o *minio.Options) { o.TrailingHeaders = true })
 }
 
 func minioGet(t *testing.T, mc *minio.Client, bkt, key string) []byte {
