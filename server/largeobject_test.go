@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,7 +248,7 @@ func TestLargeObjectNoOrphanedBlobs(t *testing.T) {
 	c := startCluster(t, 3, blobTimings(time.Second, 0, 0, 0))
 	const bkt = "gc-test"
 	f := c.follower()
-	cl, other := c.client(f), c.client(c.follower(f))
+	cl, other := slowReader(c.nodes[f].S3URL()), c.client(c.follower(f))
 	mustCreateBucket(t, cl, bkt)
 	put := func(t *testing.T, via *s3.Client, key string, body []byte) {
 		t.Helper()
@@ -382,7 +385,7 @@ func TestLargeObjectReadSurvivesDelete(t *testing.T) {
 	c := startCluster(t, 3, blobTimings(50*time.Millisecond, 0, 0, 0))
 	const bkt = "read-while-deleted"
 	f := c.follower()
-	cl, other := c.client(f), c.client(c.follower(f))
+	cl, other := slowReader(c.nodes[f].S3URL()), c.client(c.follower(f))
 	mustCreateBucket(t, cl, bkt)
 	parts := [][]byte{testData(5*mib, 1), testData(5*mib, 2), testData(mib, 3)}
 	up := mustCreateUpload(t, cl, bkt, "big")
@@ -428,4 +431,28 @@ func TestLargeObjectReadSurvivesDelete(t *testing.T) {
 	wantSameBytes(t, "object read across its delete", append(first, rest...), bytes.Join(parts, nil))
 	resp.Body.Close()
 	c.waitBlobCount(t, "serving node, read closed", 0, 20*time.Second, f)
+}
+
+// slowReader is a client whose connections have a small, fixed receive
+// buffer. The serving node's GET ends (and releases its hold on the blobs)
+// as soon as the last byte is in a kernel buffer; loopback receive buffers
+// autotune up to net.ipv4.tcp_rmem's maximum (32 MiB on CI machines), which
+// would let a node finish an 11 MiB response the test has barely started
+// reading. A fixed SO_RCVBUF turns autotuning off, so the unread part of the
+// body stays on the node: at most the peer's send buffer (tcp_wmem, 4 MiB by
+// default) beyond what the client has read.
+func slowReader(endpoint string) *s3.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if err := conn.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: dial}}
+	return newClient(endpoint, testAccessKey, testSecretKey, func(o *s3.Options) { o.HTTPClient = hc })
 }
