@@ -180,7 +180,7 @@ func (n *Node) copyBlobs(ctx context.Context, src objstore.ObjectInfo, alg strin
 		names = append(names, name)
 	}
 	for _, name := range names {
-		if a, err := checksum.ParseAlgorithm(name); err == nil && a != checksum.MD5 {
+		if a, err := checksum.ParseAlgorithm(name); err == nil {
 			algs = append(algs, a)
 		}
 	}

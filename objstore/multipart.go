@@ -20,7 +20,8 @@ type BlobRef struct {
 	// object, the ETag of a multipart part.
 	MD5 string
 	// Checksums holds the S3 checksums computed while the blob was
-	// written, base64, keyed by lowercase algorithm name ("crc32c").
+	// written, base64, keyed by lowercase algorithm name ("crc32c"); "md5"
+	// only when asked for as a checksum (MD5 above is always there).
 	Checksums map[string]string
 }
 

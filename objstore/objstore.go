@@ -46,7 +46,10 @@ type ObjectInfo struct {
 	UserMeta map[string]string
 	// Checksums holds full-object checksums the client supplied and the
 	// server verified, keyed by lowercase algorithm name ("crc32", "crc32c",
-	// "crc64nvme", "sha1", "sha256"), values base64 as S3 returns them.
+	// "crc64nvme", "md5", "sha1", "sha256", "sha512", "xxhash64",
+	// "xxhash3", "xxhash128"), values base64 as S3 returns them. An "md5"
+	// entry is an x-amz-checksum-md5 the client sent, not the ETag: a
+	// Content-MD5 alone leaves none.
 	Checksums map[string]string
 	// Tags is the object's tag set (at most 10 pairs, validated by the HTTP
 	// layer); nil when it has none. Tags change without changing ETag or

@@ -159,7 +159,7 @@ func validate(c *Command) error {
 			return err
 		}
 		if cp.ChecksumAlgorithm != "" {
-			if _, err := checksum.ParseAlgorithm(cp.ChecksumAlgorithm); err != nil || cp.ChecksumAlgorithm != strings.ToLower(cp.ChecksumAlgorithm) {
+			if !validChecksumName(cp.ChecksumAlgorithm) {
 				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, cp.ChecksumAlgorithm)
 			}
 		}

@@ -139,18 +139,40 @@ func (a *applier) releaseRecord(key, v []byte) error {
 // Checksums must be well-formed too: a multipart Complete combines them,
 // and a value that cannot be decoded then must be refused here, at the
 // command that brings it.
+//
+// The names accepted are those of checksum.ParseAlgorithm, lowercase:
+// since April 2026 that includes md5, sha512, xxhash64, xxhash3 and
+// xxhash128, which this check refused before. Widening it keeps replay
+// deterministic: a command carrying one of them could not have been
+// proposed by a node of the earlier version (its HTTP layer refused those
+// algorithms before proposing), so no entry in an existing log changes
+// outcome. During a rolling upgrade, though, an entry proposed by an
+// upgraded leader is refused by a follower still running the earlier
+// version: upgrade every node before clients use the new algorithms.
 func validBlobRef(r *objstore.BlobRef) error {
 	if !blobstore.ValidID(r.ID) || r.Size < 0 || r.Size > objstore.MaxSinglePut || !isHexMD5(r.MD5) {
 		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Checksums)) {
 		v := r.Checksums[name]
-		alg, err := checksum.ParseAlgorithm(name)
-		if err != nil || alg.String() != name || alg == checksum.MD5 || !alg.ValidValue(v) {
+		if !validChecksumName(name) {
+			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
+		}
+		if alg, _ := checksum.ParseAlgorithm(name); !alg.ValidValue(v) {
 			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
 		}
 	}
 	return nil
+}
+
+// validChecksumName reports whether name is the record key of a checksum
+// algorithm: its lowercase name, as checksum.Algorithm.String gives it.
+// Every command that names an algorithm is checked with it, so the set of
+// names a log can carry is decided in one place (see validBlobRef for why
+// widening it is safe to replay).
+func validChecksumName(name string) bool {
+	alg, err := checksum.ParseAlgorithm(name)
+	return err == nil && alg.String() == name
 }
 
 func isHexMD5(s string) bool {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -711,6 +712,11 @@ func TestBlobInvalidCommands(t *testing.T) {
 	shortID.ID = shortID.ID[1:]
 	pathID := testBlob(27, 4)
 	pathID.ID = "../../" + pathID.ID[6:]
+	withSum := func(n int, name, v string) objstore.BlobRef {
+		b := testBlob(n, 4)
+		b.Checksums = map[string]string{name: v}
+		return b
+	}
 
 	tests := []struct {
 		name    string
@@ -726,6 +732,11 @@ func TestBlobInvalidCommands(t *testing.T) {
 		{"short id", blobPutReq("b", "x", shortID), false},
 		{"path id", blobPutReq("b", "x", pathID), false},
 		{"empty key", blobPutReq("b", "", testBlob(28, 4)), true},
+		{"unknown checksum", blobPutReq("b", "x", withSum(40, "xxhash32", "AAAAAA==")), true},
+		{"uppercase checksum name", blobPutReq("b", "x", withSum(41, "SHA512", checksum.SHA512.Of(nil))), true},
+		{"sha256 value as sha512", blobPutReq("b", "x", withSum(42, "sha512", checksum.SHA256.Of(nil))), true},
+		{"xxhash64 value as xxhash128", blobPutReq("b", "x", withSum(43, "xxhash128", checksum.XXHASH64.Of(nil))), true},
+		{"unpadded md5", blobPutReq("b", "x", withSum(44, "md5", strings.TrimRight(checksum.MD5.Of(nil), "="))), true},
 		// A blob already referenced by a record: refused, and not listed
 		// (the record still needs it), also when the command is invalid
 		// for another reason.

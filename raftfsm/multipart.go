@@ -95,10 +95,10 @@ func validateMultipart(c *Command) error {
 	switch c.Type {
 	case TypeCreateMultipartUpload:
 		if alg := c.Upload.ChecksumAlgorithm; alg != "" {
-			a, err := checksum.ParseAlgorithm(alg)
-			if err != nil || a.String() != alg || a == checksum.MD5 {
+			if !validChecksumName(alg) {
 				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, alg)
 			}
+			a, _ := checksum.ParseAlgorithm(alg)
 			switch c.Upload.ChecksumType {
 			case objstore.ChecksumComposite:
 				if !a.SupportsComposite() {

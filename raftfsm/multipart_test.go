@@ -185,7 +185,9 @@ func TestMultipartInvalidCommands(t *testing.T) {
 		{"existing upload id", createUploadCmd("b", "k", "u1"), ""},
 		{"uppercase algorithm", withAlg("CRC32", objstore.ChecksumComposite), ""},
 		{"unknown algorithm", withAlg("crc16", objstore.ChecksumComposite), ""},
-		{"md5 algorithm", withAlg("md5", objstore.ChecksumComposite), ""},
+		{"md5 full object", withAlg("md5", objstore.ChecksumFullObject), ""},
+		{"xxhash128 full object", withAlg("xxhash128", objstore.ChecksumFullObject), ""},
+		{"uppercase new algorithm", withAlg("SHA512", objstore.ChecksumComposite), ""},
 		{"algorithm without type", withAlg("crc32", ""), ""},
 		{"type without algorithm", withAlg("", objstore.ChecksumComposite), ""},
 		{"unknown type", withAlg("crc32", "composite"), ""},
@@ -678,6 +680,10 @@ func TestCompleteChecksums(t *testing.T) {
 		{checksum.SHA1, objstore.ChecksumComposite}, {checksum.SHA256, objstore.ChecksumComposite},
 		{checksum.CRC32, objstore.ChecksumFullObject}, {checksum.CRC32C, objstore.ChecksumFullObject},
 		{checksum.CRC64NVME, objstore.ChecksumFullObject},
+		// The algorithms of April 2026 are COMPOSITE only.
+		{checksum.MD5, objstore.ChecksumComposite}, {checksum.SHA512, objstore.ChecksumComposite},
+		{checksum.XXHASH64, objstore.ChecksumComposite}, {checksum.XXHASH3, objstore.ChecksumComposite},
+		{checksum.XXHASH128, objstore.ChecksumComposite},
 	} {
 		t.Run(c.alg.String()+"_"+c.typ, func(t *testing.T) {
 			alg := c.alg.String()

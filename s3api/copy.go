@@ -17,16 +17,12 @@ import (
 // atomic and linearizable.
 
 type copyObjectResult struct {
-	XMLName           xml.Name `xml:"CopyObjectResult"`
-	Xmlns             string   `xml:"xmlns,attr"`
-	ETag              string   `xml:"ETag"`
-	LastModified      string   `xml:"LastModified"`
-	ChecksumType      string   `xml:"ChecksumType,omitempty"`
-	ChecksumCRC32     string   `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string   `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string   `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string   `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string   `xml:"ChecksumSHA256,omitempty"`
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	Xmlns        string   `xml:"xmlns,attr"`
+	ETag         string   `xml:"ETag"`
+	LastModified string   `xml:"LastModified"`
+	ChecksumType string   `xml:"ChecksumType,omitempty"`
+	checksumFields
 }
 
 func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) {
@@ -48,14 +44,10 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := copyObjectResult{
-		Xmlns:             s3Namespace,
-		ETag:              quoteETag(info.ETag),
-		LastModified:      xmlTime(info.LastModified),
-		ChecksumCRC32:     info.Checksums["crc32"],
-		ChecksumCRC32C:    info.Checksums["crc32c"],
-		ChecksumCRC64NVME: info.Checksums["crc64nvme"],
-		ChecksumSHA1:      info.Checksums["sha1"],
-		ChecksumSHA256:    info.Checksums["sha256"],
+		Xmlns:          s3Namespace,
+		ETag:           quoteETag(info.ETag),
+		LastModified:   xmlTime(info.LastModified),
+		checksumFields: checksumXML(info.Checksums),
 	}
 	if len(info.Checksums) > 0 {
 		out.ChecksumType = info.ChecksumType
@@ -136,7 +128,7 @@ func (s *Server) parseCopy(r *http.Request) (*objstore.CopyRequest, error) {
 	}
 	if v := h.Get("X-Amz-Checksum-Algorithm"); v != "" {
 		alg, err := checksum.ParseAlgorithm(v)
-		if err != nil || alg == checksum.MD5 {
+		if err != nil {
 			return nil, ErrInvalidChecksumAlgo
 		}
 		req.ChecksumAlgorithm = alg.String()

@@ -108,7 +108,7 @@ var (
 	ErrCompletePartNumber    = &APIError{"InvalidArgument", "PartNumber must be >= 1", http.StatusBadRequest}
 	ErrMultiplePartChecksums = &APIError{"InvalidArgument", "Invalid Base64 or multiple checksums present in request", http.StatusBadRequest}
 	ErrMultipleChecksums     = &APIError{"InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.", http.StatusBadRequest}
-	ErrUnsupportedChecksum   = &APIError{"InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]", http.StatusBadRequest}
+	ErrUnsupportedChecksum   = &APIError{"InvalidRequest", "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH64, XXHASH3, XXHASH128]", http.StatusBadRequest}
 	ErrChecksumTypeAlone     = &APIError{"InvalidRequest", "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.", http.StatusBadRequest}
 	ErrInvalidChecksumType   = &APIError{"InvalidRequest", "Value for x-amz-checksum-type header is invalid.", http.StatusBadRequest}
 	ErrCopySourceRange       = &APIError{"InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy", http.StatusBadRequest}

@@ -38,7 +38,8 @@ import (
 
 // maxCompleteBody bounds a CompleteMultipartUpload document. 10,000 parts
 // written by an SDK take about 200 bytes each with one checksum, pretty-
-// printed; 8 MiB leaves room for every checksum element on every part. The
+// printed, and about 300 with the longest (SHA512, 88 characters); 8 MiB
+// leaves ample room (a part may carry only one checksum). The
 // document is decoded as it streams, so memory follows the number of parts
 // (capped at 10,000), not this bound.
 const maxCompleteBody = 8 << 20
@@ -47,37 +48,68 @@ const maxCompleteBody = 8 << 20
 const maxListParts = 1000
 
 // checksumFields are the Checksum* elements S3 puts in parts, results and
-// attributes. Embedded, its fields are elements of the enclosing struct.
+// attributes, in the order of its API reference (alphabetical, which is
+// also how the SDKs serialize CompletedPart). Embedded, its fields are
+// elements of the enclosing struct.
 type checksumFields struct {
 	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
 	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
 	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumMD5       string `xml:"ChecksumMD5,omitempty"`
 	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
 	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumSHA512    string `xml:"ChecksumSHA512,omitempty"`
+	ChecksumXXHASH128 string `xml:"ChecksumXXHASH128,omitempty"`
+	ChecksumXXHASH3   string `xml:"ChecksumXXHASH3,omitempty"`
+	ChecksumXXHASH64  string `xml:"ChecksumXXHASH64,omitempty"`
 }
 
-func checksumXML(m map[string]string) checksumFields {
-	return checksumFields{
-		ChecksumCRC32:     m["crc32"],
-		ChecksumCRC32C:    m["crc32c"],
-		ChecksumCRC64NVME: m["crc64nvme"],
-		ChecksumSHA1:      m["sha1"],
-		ChecksumSHA256:    m["sha256"],
+// field returns the element holding alg's value, nil for an invalid alg.
+func (c *checksumFields) field(alg checksum.Algorithm) *string {
+	switch alg {
+	case checksum.CRC32:
+		return &c.ChecksumCRC32
+	case checksum.CRC32C:
+		return &c.ChecksumCRC32C
+	case checksum.CRC64NVME:
+		return &c.ChecksumCRC64NVME
+	case checksum.MD5:
+		return &c.ChecksumMD5
+	case checksum.SHA1:
+		return &c.ChecksumSHA1
+	case checksum.SHA256:
+		return &c.ChecksumSHA256
+	case checksum.SHA512:
+		return &c.ChecksumSHA512
+	case checksum.XXHASH64:
+		return &c.ChecksumXXHASH64
+	case checksum.XXHASH3:
+		return &c.ChecksumXXHASH3
+	case checksum.XXHASH128:
+		return &c.ChecksumXXHASH128
 	}
+	return nil
+}
+
+// checksumXML fills the elements from checksums keyed by lowercase
+// algorithm name; names that are no algorithm are ignored.
+func checksumXML(m map[string]string) checksumFields {
+	var c checksumFields
+	for _, alg := range checksum.All() {
+		*c.field(alg) = m[alg.String()]
+	}
+	return c
 }
 
 // values returns the non-empty checksums keyed by lowercase algorithm.
 func (c checksumFields) values() map[string]string {
 	var out map[string]string
-	for alg, v := range map[string]string{
-		"crc32": c.ChecksumCRC32, "crc32c": c.ChecksumCRC32C, "crc64nvme": c.ChecksumCRC64NVME,
-		"sha1": c.ChecksumSHA1, "sha256": c.ChecksumSHA256,
-	} {
-		if v = strings.TrimSpace(v); v != "" {
+	for _, alg := range checksum.All() {
+		if v := strings.TrimSpace(*c.field(alg)); v != "" {
 			if out == nil {
 				out = map[string]string{}
 			}
-			out[alg] = v
+			out[alg.String()] = v
 		}
 	}
 	return out
@@ -221,6 +253,8 @@ func parseCreateUpload(h http.Header, bucket, key string) (*objstore.Upload, err
 // parseUploadChecksum validates x-amz-checksum-algorithm and
 // x-amz-checksum-type. Without a type the algorithm's default applies:
 // COMPOSITE, except CRC64NVME, which S3 supports only as FULL_OBJECT.
+// FULL_OBJECT is for the CRCs only; MD5, the SHAs and the xxHashes are
+// COMPOSITE only (see checksum.Algorithm.SupportsFullObject).
 func parseUploadChecksum(algName, typ string) (alg, checksumType string, err error) {
 	if typ != "" && typ != objstore.ChecksumComposite && typ != objstore.ChecksumFullObject {
 		return "", "", ErrInvalidChecksumType
@@ -232,7 +266,7 @@ func parseUploadChecksum(algName, typ string) (alg, checksumType string, err err
 		return "", "", nil
 	}
 	a, err := checksum.ParseAlgorithm(algName)
-	if err != nil || a == checksum.MD5 {
+	if err != nil {
 		return "", "", ErrUnsupportedChecksum
 	}
 	switch {

@@ -190,7 +190,18 @@ func TestParseUploadChecksum(t *testing.T) {
 		{"", "COMPOSITE", "", "", ErrChecksumTypeAlone.Message},
 		{"CRC32", "PARTS", "", "", ErrInvalidChecksumType.Message},
 		{"MD4", "", "", "", ErrUnsupportedChecksum.Message},
-		{"MD5", "", "", "", ErrUnsupportedChecksum.Message},
+		{"SHA384", "", "", "", ErrUnsupportedChecksum.Message},
+		// The algorithms of April 2026 are COMPOSITE only, and by default.
+		{"MD5", "", "md5", "COMPOSITE", ""},
+		{"sha512", "COMPOSITE", "sha512", "COMPOSITE", ""},
+		{"XXHASH64", "", "xxhash64", "COMPOSITE", ""},
+		{"XXHASH3", "", "xxhash3", "COMPOSITE", ""},
+		{"XXHASH128", "COMPOSITE", "xxhash128", "COMPOSITE", ""},
+		{"MD5", "FULL_OBJECT", "", "", "The FULL_OBJECT checksum type cannot be used with the md5 checksum algorithm."},
+		{"SHA512", "FULL_OBJECT", "", "", "The FULL_OBJECT checksum type cannot be used with the sha512 checksum algorithm."},
+		{"XXHASH64", "FULL_OBJECT", "", "", "The FULL_OBJECT checksum type cannot be used with the xxhash64 checksum algorithm."},
+		{"XXHASH3", "FULL_OBJECT", "", "", "The FULL_OBJECT checksum type cannot be used with the xxhash3 checksum algorithm."},
+		{"XXHASH128", "FULL_OBJECT", "", "", "The FULL_OBJECT checksum type cannot be used with the xxhash128 checksum algorithm."},
 	}
 	for _, tt := range tests {
 		alg, typ, err := parseUploadChecksum(tt.alg, tt.typ)

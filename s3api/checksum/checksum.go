@@ -4,21 +4,28 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"hash"
 	"hash/crc32"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/minio/crc64nvme"
+	"github.com/zeebo/xxh3"
 )
 
 // Algorithm is one integrity algorithm. The zero value is not an algorithm;
 // Valid reports false for it.
 type Algorithm uint8
 
-// The algorithms S3 supports for object integrity, plus MD5 for Content-MD5
-// and the ETag.
+// The algorithms S3 supports for object integrity. MD5 is also the digest
+// of Content-MD5 and of a single-part object's ETag.
+//
+// The values are not persisted anywhere (records name algorithms by their
+// String), but they are kept stable anyway: the five of 2022 come first and
+// the April 2026 additions follow MD5.
 const (
 	CRC32 Algorithm = iota + 1
 	CRC32C
@@ -26,9 +33,16 @@ const (
 	SHA1
 	SHA256
 	MD5
+	SHA512
+	XXHASH64
+	XXHASH3
+	XXHASH128
 
-	numAlgorithms = int(MD5) + 1
+	numAlgorithms = int(XXHASH128) + 1
 )
+
+// maxSize is the largest digest, SHA512's.
+const maxSize = sha512.Size
 
 // ErrUnknownAlgorithm is returned by ParseAlgorithm for a name that is not one
 // of the S3 checksum algorithms. S3 answers such a request with InvalidRequest
@@ -42,6 +56,10 @@ var names = [numAlgorithms]string{
 	SHA1:      "sha1",
 	SHA256:    "sha256",
 	MD5:       "md5",
+	SHA512:    "sha512",
+	XXHASH64:  "xxhash64",
+	XXHASH3:   "xxhash3",
+	XXHASH128: "xxhash128",
 }
 
 var sizes = [numAlgorithms]int{
@@ -51,35 +69,32 @@ var sizes = [numAlgorithms]int{
 	SHA1:      sha1.Size,
 	SHA256:    sha256.Size,
 	MD5:       md5.Size,
-}
-
-var headerNames = [numAlgorithms]string{
-	CRC32:     "x-amz-checksum-crc32",
-	CRC32C:    "x-amz-checksum-crc32c",
-	CRC64NVME: "x-amz-checksum-crc64nvme",
-	SHA1:      "x-amz-checksum-sha1",
-	SHA256:    "x-amz-checksum-sha256",
-	MD5:       "Content-MD5",
+	SHA512:    sha512.Size,
+	XXHASH64:  8,
+	XXHASH3:   8,
+	XXHASH128: 16,
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// all lists the S3 checksum algorithms (MD5 excluded) in the order S3's
-// documentation gives them.
-var all = [...]Algorithm{CRC32, CRC32C, CRC64NVME, SHA1, SHA256}
+// all lists the S3 checksum algorithms in the order of S3's
+// ChecksumAlgorithm enumeration (API reference, April 2026).
+var all = [...]Algorithm{CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH64, XXHASH3, XXHASH128}
 
-// All returns the algorithms that may appear as x-amz-checksum-* headers or
-// trailers: every Algorithm except MD5. The caller owns the returned slice.
+// All returns every Algorithm, each of which may appear as an
+// x-amz-checksum-* header or trailer, in S3's order. The caller owns the
+// returned slice.
 func All() []Algorithm {
 	out := all
 	return out[:]
 }
 
 // ParseAlgorithm returns the algorithm named by name, case-insensitively:
-// "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256" (the values of
-// x-amz-checksum-algorithm) or "MD5".
+// the values of x-amz-checksum-algorithm and x-amz-sdk-checksum-algorithm
+// ("CRC32", "CRC32C", "CRC64NVME", "MD5", "SHA1", "SHA256", "SHA512",
+// "XXHASH64", "XXHASH3", "XXHASH128").
 func ParseAlgorithm(name string) (Algorithm, error) {
-	for a := CRC32; a <= MD5; a++ {
+	for _, a := range all {
 		if strings.EqualFold(name, names[a]) {
 			return a, nil
 		}
@@ -88,25 +103,26 @@ func ParseAlgorithm(name string) (Algorithm, error) {
 }
 
 // FromHeader returns the algorithm whose checksum header or trailer is named
-// name ("x-amz-checksum-crc32c", any case). MD5 is not returned: Content-MD5
-// is not a checksum header in this sense and may not be a trailer.
+// name ("x-amz-checksum-crc32c", any case). Content-MD5 is not such a
+// header: it carries an MD5 too, but it is never a trailer and S3 treats it
+// apart from the x-amz-checksum-* headers, so it is not recognised here.
 func FromHeader(name string) (Algorithm, bool) {
 	const prefix = "x-amz-checksum-"
 	if len(name) <= len(prefix) || !strings.EqualFold(name[:len(prefix)], prefix) {
 		return 0, false
 	}
 	a, err := ParseAlgorithm(name[len(prefix):])
-	if err != nil || a == MD5 {
+	if err != nil {
 		return 0, false
 	}
 	return a, true
 }
 
 // Valid reports whether a is one of the defined algorithms.
-func (a Algorithm) Valid() bool { return a >= CRC32 && a <= MD5 }
+func (a Algorithm) Valid() bool { return a >= CRC32 && a <= XXHASH128 }
 
-// String returns the lowercase name: "crc32", "crc32c", "crc64nvme", "sha1",
-// "sha256" or "md5"; for an invalid value, "unknown".
+// String returns the lowercase name ("crc32c", "md5", "xxhash128"), the key
+// of checksums in records; for an invalid value, "unknown".
 func (a Algorithm) String() string {
 	if !a.Valid() {
 		return "unknown"
@@ -115,12 +131,13 @@ func (a Algorithm) String() string {
 }
 
 // HeaderName returns the lowercase header (and trailer) name carrying a's
-// checksum, "x-amz-checksum-crc32c"; for MD5 it is "Content-MD5".
+// checksum, "x-amz-checksum-crc32c"; "" for an invalid value. For MD5 it is
+// "x-amz-checksum-md5", not Content-MD5.
 func (a Algorithm) HeaderName() string {
 	if !a.Valid() {
 		return ""
 	}
-	return headerNames[a]
+	return "x-amz-checksum-" + names[a]
 }
 
 // Size returns the digest length in bytes.
@@ -132,7 +149,9 @@ func (a Algorithm) Size() int {
 }
 
 // New returns a fresh hash for a. Its Sum appends the big-endian digest,
-// which is what S3 base64-encodes. New panics for an invalid Algorithm.
+// which is what S3 base64-encodes; for the xxHashes that is the canonical
+// representation of the xxHash specification (XXH128: high 64 bits first).
+// New panics for an invalid Algorithm.
 func (a Algorithm) New() hash.Hash {
 	switch a {
 	case CRC32:
@@ -147,6 +166,14 @@ func (a Algorithm) New() hash.Hash {
 		return sha256.New()
 	case MD5:
 		return md5.New()
+	case SHA512:
+		return sha512.New()
+	case XXHASH64:
+		return xxhash.New()
+	case XXHASH3:
+		return xxh3.New()
+	case XXHASH128:
+		return xxh3.New128()
 	}
 	panic("checksum: New called on invalid Algorithm")
 }
@@ -155,7 +182,7 @@ func (a Algorithm) New() hash.Hash {
 func (a Algorithm) Of(data []byte) string {
 	h := a.New()
 	h.Write(data)
-	var buf [sha256.Size]byte
+	var buf [maxSize]byte
 	return Encode(h.Sum(buf[:0]))
 }
 
@@ -169,10 +196,10 @@ func (a Algorithm) ValidValue(v string) bool {
 }
 
 // decodeBuf holds the decoding of any value of a valid encoded length. It
-// must be larger than sha256.Size: 44 characters of base64 without padding
-// decode to 33 bytes, which are refused after decoding, not written past
-// the end of a 32-byte buffer.
-type decodeBuf [(sha256.Size + 2) / 3 * 3]byte
+// must be larger than the largest digest: 88 characters of base64 without
+// padding decode to 66 bytes, which are refused after decoding, not written
+// past the end of a 64-byte buffer.
+type decodeBuf [(maxSize + 2) / 3 * 3]byte
 
 // decode decodes v, which must be standard padded base64 of exactly
 // a.Size() bytes, into buf.

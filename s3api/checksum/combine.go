@@ -24,29 +24,26 @@ var (
 )
 
 // SupportsFullObject reports whether a's multipart checksum can be
-// FULL_OBJECT (the CRCs).
+// FULL_OBJECT: only the CRCs (CRC32, CRC32C, CRC64NVME), whose value for
+// the whole object follows from the parts' values and sizes.
 func (a Algorithm) SupportsFullObject() bool { return crcFor(a) != nil }
 
-// SupportsComposite reports whether a's multipart checksum can be COMPOSITE
-// (CRC32, CRC32C, SHA1, SHA256; not CRC64NVME).
-func (a Algorithm) SupportsComposite() bool {
-	switch a {
-	case CRC32, CRC32C, SHA1, SHA256:
-		return true
-	}
-	return false
-}
+// SupportsComposite reports whether a's multipart checksum can be
+// COMPOSITE: every algorithm but CRC64NVME, which S3 supports only as
+// FULL_OBJECT. COMPOSITE is the only type of the hashes (MD5, the SHAs and
+// the xxHashes), and their default.
+func (a Algorithm) SupportsComposite() bool { return a.Valid() && a != CRC64NVME }
 
 // Composite returns S3's COMPOSITE multipart checksum: base64 of the
 // algorithm's hash over the concatenated binary part checksums, then "-" and
 // the number of parts (e.g. "abcd==-3"). Error if a part value is not valid
-// base64 of the algorithm's size, or a is MD5/invalid, or sums is empty.
+// base64 of the algorithm's size, or a is invalid, or sums is empty.
 //
 // Composite computes the value for CRC64NVME too; whether S3 would accept a
 // COMPOSITE CRC64NVME upload is a policy question answered by
 // [Algorithm.SupportsComposite], which the caller is expected to check.
 func Composite(a Algorithm, sums []string) (string, error) {
-	if !a.Valid() || a == MD5 {
+	if !a.Valid() {
 		return "", fmt.Errorf("%w: COMPOSITE with %s", errUnsupported, a)
 	}
 	if len(sums) == 0 {
@@ -67,7 +64,8 @@ func Composite(a Algorithm, sums []string) (string, error) {
 // CombineFull returns S3's FULL_OBJECT multipart checksum: the checksum of
 // the concatenated parts computed from the part checksums and sizes alone
 // (CRC combination, pure arithmetic, O(log size) per part, no data). Only
-// CRC32, CRC32C and CRC64NVME support it; others return an error.
+// CRC32, CRC32C and CRC64NVME support it; others (the hashes, which cannot
+// be combined) return an error.
 // Result is base64 without any suffix.
 //
 // It is also an error for parts to be empty, for a part's Sum not to be a

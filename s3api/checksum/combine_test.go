@@ -258,7 +258,6 @@ func TestMultipartErrors(t *testing.T) {
 		sums []string
 		want error
 	}{
-		{"md5", MD5, []string{MD5.Of(nil)}, errUnsupported},
 		{"zero algorithm", 0, []string{crc32Sum}, errUnsupported},
 		{"out of range algorithm", Algorithm(200), []string{crc32Sum}, errUnsupported},
 		{"nil list", CRC32, nil, errNoParts},
@@ -269,6 +268,9 @@ func TestMultipartErrors(t *testing.T) {
 		{"crc64 value for crc32", CRC32, []string{crc64Sum}, errBadPartSum},
 		{"crc32 value for crc64nvme", CRC64NVME, []string{crc32Sum}, errBadPartSum},
 		{"sha256 value for sha1", SHA1, []string{SHA256.Of(nil)}, errBadPartSum},
+		{"sha256 value for sha512", SHA512, []string{SHA256.Of(nil)}, errBadPartSum},
+		{"xxhash64 value for xxhash128", XXHASH128, []string{XXHASH64.Of(nil)}, errBadPartSum},
+		{"bad character in xxhash128", XXHASH128, []string{"!" + XXHASH128.Of(nil)[1:]}, errBadPartSum},
 		{"trailing space", CRC32C, []string{crc32Sum + " "}, errBadPartSum},
 		{"url alphabet", SHA256, []string{"_-" + SHA256.Of(nil)[2:]}, errBadPartSum},
 	}
@@ -290,6 +292,10 @@ func TestMultipartErrors(t *testing.T) {
 		{"sha1", SHA1, []PartSum{{SHA1.Of(nil), 0}}, errUnsupported},
 		{"sha256", SHA256, []PartSum{{SHA256.Of(nil), 0}}, errUnsupported},
 		{"md5", MD5, []PartSum{{MD5.Of(nil), 0}}, errUnsupported},
+		{"sha512", SHA512, []PartSum{{SHA512.Of(nil), 0}}, errUnsupported},
+		{"xxhash64", XXHASH64, []PartSum{{XXHASH64.Of(nil), 0}}, errUnsupported},
+		{"xxhash3", XXHASH3, []PartSum{{XXHASH3.Of(nil), 0}}, errUnsupported},
+		{"xxhash128", XXHASH128, []PartSum{{XXHASH128.Of(nil), 0}}, errUnsupported},
 		{"zero algorithm", 0, []PartSum{{crc32Sum, 1}}, errUnsupported},
 		{"out of range algorithm", Algorithm(200), []PartSum{{crc32Sum, 1}}, errUnsupported},
 		{"nil list", CRC32, nil, errNoParts},
@@ -320,7 +326,11 @@ func TestSupports(t *testing.T) {
 		{CRC64NVME, true, false},
 		{SHA1, false, true},
 		{SHA256, false, true},
-		{MD5, false, false},
+		{MD5, false, true},
+		{SHA512, false, true},
+		{XXHASH64, false, true},
+		{XXHASH3, false, true},
+		{XXHASH128, false, true},
 		{0, false, false},
 		{Algorithm(200), false, false},
 	}

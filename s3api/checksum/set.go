@@ -16,7 +16,11 @@ import (
 type Set struct {
 	hashes [numAlgorithms]hash.Hash
 	list   []hash.Hash // the non-nil entries of hashes, in write order
-	n      int64
+	// asked records the algorithms NewSet was given: MD5 is always
+	// computed, for the ETag, but is an S3 checksum of the stream (in
+	// Checksums) only when asked for as one.
+	asked [numAlgorithms]bool
+	n     int64
 }
 
 // NewSet returns a Set computing MD5 and every algorithm in algs. Invalid and
@@ -25,7 +29,10 @@ func NewSet(algs ...Algorithm) *Set {
 	s := &Set{list: make([]hash.Hash, 0, 1+len(algs))}
 	s.add(MD5)
 	for _, a := range algs {
-		s.add(a)
+		if a.Valid() {
+			s.add(a)
+			s.asked[a] = true
+		}
 	}
 	return s
 }
@@ -89,12 +96,16 @@ func (s *Set) SHA256Hex() string {
 	return hex.EncodeToString(s.Sum(SHA256))
 }
 
-// Checksums returns the wire form of every S3 checksum algorithm (MD5
-// excluded) the set computes, keyed by lowercase algorithm name ("crc32c"),
-// or nil when there is none.
+// Checksums returns the wire form of every algorithm given to NewSet,
+// keyed by lowercase algorithm name ("crc32c"), or nil when there is none.
+// The MD5 every Set computes for the ETag is included only if it was given
+// too (an x-amz-checksum-md5 upload).
 func (s *Set) Checksums() map[string]string {
 	var out map[string]string
 	for _, a := range all {
+		if !s.asked[a] {
+			continue
+		}
 		if v, ok := s.Base64(a); ok {
 			if out == nil {
 				out = make(map[string]string, 2)

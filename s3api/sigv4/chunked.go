@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"hash"
@@ -418,7 +419,7 @@ func (c *chunkedReader) checkTrailers(trailers []trailerLine) error {
 		if !alg.ValidValue(t.value) {
 			return ErrInvalidChecksumValue.with("Value for " + t.name + " trailing header is invalid.")
 		}
-		var buf [sha256.Size]byte
+		var buf [sha512.Size]byte // the largest digest a trailer carries
 		if checksum.Encode(c.sum.Sum(buf[:0])) != t.value {
 			return ErrBadDigest.with("The " + strings.ToUpper(alg.String()) + " you specified did not match the calculated checksum.")
 		}

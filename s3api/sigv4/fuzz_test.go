@@ -27,7 +27,7 @@ func fuzzAuth(mode uint8, decLen int64, announce uint8) *Auth {
 		seed:                 fuzzSeed,
 	}
 	if enc.payload != StreamingPayload {
-		a.trailer = checksum.Algorithm(announce % 6) // 0 (none) to SHA256
+		a.trailer = checksum.Algorithm(int(announce) % (len(checksum.All()) + 1)) // 0 (none) or any algorithm
 	}
 	return a
 }
