@@ -6,7 +6,7 @@
 // the gorilla/mux routing table in router.go picks an operation. Each
 // operation family has its own file (bucket.go, object.go, list.go,
 // copy.go, multipart.go, delete_multi.go, tagging.go, cors.go,
-// attributes.go); every failure is rendered by writeError from the single
+// attributes.go, post.go); every failure is rendered by writeError from the single
 // table in errors.go, so status, code and XML shape cannot drift between
 // handlers.
 //
@@ -19,11 +19,13 @@
 // status line was sent, the handler aborts the connection
 // (http.ErrAbortHandler) rather than end a 200 short.
 //
-// Two things happen before authentication, because browsers send them
+// Three things happen before authentication, because browsers send them
 // unsigned: an OPTIONS request is a CORS preflight and is answered from the
-// bucket's CORS rules (cors.go), and a request carrying Origin gets the
-// CORS response headers its bucket's rules allow, so the browser can read
-// the answer, errors included.
+// bucket's CORS rules (cors.go); a request carrying Origin gets the CORS
+// response headers its bucket's rules allow, so the browser can read the
+// answer, errors included; and a multipart/form-data POST to a bucket is a
+// browser-based upload (POST Object, post.go), authenticated by the signed
+// policy in its form rather than by the request.
 //
 // The package never imports Raft: what it needs from the store is the
 // Backend interface, declared here by its consumer. Subpackages sigv4 and

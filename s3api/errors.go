@@ -118,6 +118,30 @@ var (
 	ErrInvalidMaxUploads     = &APIError{"InvalidArgument", "Argument max-uploads must be an integer between 0 and 2147483647", http.StatusBadRequest}
 )
 
+// Rows for POST Object (browser-based uploads, post.go). The messages are
+// the ones S3 sends on the wire, including its misspelling "preceeding";
+// where the documentation's table differs (RequestIsNotMultiPartContent,
+// UserKeyMustBeSpecified, IncorrectNumberOfFilesInPostRequest), the wire
+// wins.
+var (
+	ErrMalformedPOSTRequest  = &APIError{"MalformedPOSTRequest", "The body of your POST request is not well-formed multipart/form-data.", http.StatusBadRequest}
+	ErrMaxPostPreDataLength  = &APIError{"MaxPostPreDataLengthExceeded", "Your POST request fields preceeding the upload file was too large.", http.StatusBadRequest}
+	ErrInvalidPolicyDocument = &APIError{"InvalidPolicyDocument", "Invalid Policy: Invalid JSON.", http.StatusBadRequest}
+	ErrPostFileCount         = &APIError{"InvalidArgument", "POST requires exactly one file upload per request.", http.StatusBadRequest}
+)
+
+// detailedError is an APIError with the extra elements some S3 errors
+// carry in their document: PreconditionFailed's Condition, and
+// InvalidArgument's ArgumentName and ArgumentValue (both present, the
+// value possibly empty, when argName is set).
+type detailedError struct {
+	*APIError
+	condition         string
+	argName, argValue string
+}
+
+func (e *detailedError) Unwrap() error { return e.APIError }
+
 // errChecksumTypeMismatch is S3's answer to a part (or a Complete) whose
 // checksum algorithm is not the upload's; "null" names a missing one.
 func errChecksumTypeMismatch(expected, actual string) *APIError {
@@ -184,6 +208,9 @@ type errorBody struct {
 	XMLName    xml.Name `xml:"Error"`
 	Code       string   `xml:"Code"`
 	Message    string   `xml:"Message"`
+	Condition  string   `xml:"Condition,omitempty"`
+	ArgName    string   `xml:"ArgumentName,omitempty"`
+	ArgValue   *string  `xml:"ArgumentValue"`
 	BucketName string   `xml:"BucketName,omitempty"`
 	Key        string   `xml:"Key,omitempty"`
 	Resource   string   `xml:"Resource"`

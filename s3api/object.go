@@ -74,33 +74,62 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) {
 // and checksums are computed in the same pass; at no point is more than
 // InlineThreshold bytes of it held in memory.
 func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequest, error) {
-	auth := authOf(r)
 	size, err := payloadSize(r)
 	if err != nil {
 		return nil, err
 	}
-	if size > s.opts.MaxObjectSize {
+	return s.readPutBody(r, putBody{header: r.Header, body: r.Body, size: size, limit: s.opts.MaxObjectSize, auth: authOf(r)}, bucket, key)
+}
+
+// putBody is the payload of a single-request upload and what describes
+// it: a PutObject request, or the file part of a POST Object form.
+type putBody struct {
+	// header holds the request headers, or the form fields standing for
+	// them.
+	header http.Header
+	body   io.Reader
+	// size is the declared length, -1 if unknown; limit the most the body
+	// may hold (at most Options.MaxObjectSize).
+	size, limit int64
+	// auth verified the request; its trailing checksums, if any, are
+	// stored. A body without trailers may carry a bare &sigv4.Auth{}.
+	auth *sigv4.Auth
+}
+
+// readPutBody is readPut's core, shared with POST Object (post.go): r
+// supplies only the context (and, for trailers, the signature layer's
+// state); everything about the object comes from p.
+func (s *Server) readPutBody(r *http.Request, p putBody, bucket, key string) (*objstore.PutRequest, error) {
+	auth, size := p.auth, p.size
+	var err error
+	if size > p.limit {
 		return nil, ErrEntityTooLarge
 	}
-	if err := checkWriteHeaders(r.Header); err != nil {
+	if err := checkWriteHeaders(p.header); err != nil {
 		return nil, err
 	}
-	info := objstore.ObjectInfo{Key: key, ContentType: r.Header.Get("Content-Type")}
+	info := objstore.ObjectInfo{Key: key, ContentType: p.header.Get("Content-Type")}
 	if info.ContentType == "" {
 		info.ContentType = "binary/octet-stream"
 	}
-	if info.UserMeta, err = userMetadata(r.Header); err != nil {
+	if info.UserMeta, err = userMetadata(p.header); err != nil {
 		return nil, err
 	}
-	if info.Tags, err = taggingHeader(r.Header); err != nil {
+	if info.Tags, err = taggingHeader(p.header); err != nil {
 		return nil, err
 	}
-	info.Headers = storedHeaderValues(r.Header)
-	req := &objstore.PutRequest{Bucket: bucket, Key: key, IfMatch: r.Header.Get("If-Match"), IfNoneMatch: r.Header.Get("If-None-Match")}
+	info.Headers = storedHeaderValues(p.header)
+	req := &objstore.PutRequest{Bucket: bucket, Key: key, IfMatch: p.header.Get("If-Match"), IfNoneMatch: p.header.Get("If-None-Match")}
 	if req.IfNoneMatch != "" && req.IfNoneMatch != "*" {
 		return nil, ErrNotImplemented.with("If-None-Match on PUT supports only *")
 	}
-	sums, err := parseBodySums(r)
+	// Trailers belong to the request's own signature: a POST form's
+	// file, authenticated by its policy, has none.
+	var trailer checksum.Algorithm
+	if authOf(r) == auth {
+		trailer = declaredTrailer(r)
+	}
+	sums, err := parseSums(p.header, trailer)
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +142,14 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 
 	var head []byte
 	if size >= 0 && size <= s.opts.InlineThreshold {
-		if head, err = readBody(r.Body, size, size); err != nil {
+		if head, err = readBody(p.body, size, size); err != nil {
 			return nil, err
 		}
 	} else if size < 0 {
 		// Unknown length: read up to the threshold, and keep the body
 		// inline if it ends there.
 		head = make([]byte, s.opts.InlineThreshold+1)
-		n, eof, err := readUpTo(r.Body, head)
+		n, eof, err := readUpTo(p.body, head)
 		if err != nil {
 			return nil, bodyReadError(err)
 		}
@@ -153,11 +182,11 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if err != nil {
 		return nil, err
 	}
-	limit := s.opts.MaxObjectSize
+	limit := p.limit
 	if size >= 0 {
 		limit = size
 	}
-	ref, err := s.storeBlob(r, io.MultiReader(bytes.NewReader(head), r.Body), size, limit, sums.algs(def))
+	ref, err := s.storeBlob(r, io.MultiReader(bytes.NewReader(head), p.body), size, limit, sums.algs(def))
 	if err != nil {
 		return nil, err
 	}
@@ -234,15 +263,21 @@ type bodySums struct {
 // malformed value, and more than one checksum algorithm, before reading
 // the body.
 func parseBodySums(r *http.Request) (bodySums, error) {
+	return parseSums(r.Header, declaredTrailer(r))
+}
+
+// parseSums is parseBodySums for headers h (or form fields standing for
+// them) and the trailer the signature layer announced (0 for none).
+func parseSums(h http.Header, trailer checksum.Algorithm) (bodySums, error) {
 	var b bodySums
 	var err error
-	if b.md5, err = contentMD5(r.Header); err != nil {
+	if b.md5, err = contentMD5(h); err != nil {
 		return b, err
 	}
-	if b.headers, err = checksumHeaders(r.Header); err != nil {
+	if b.headers, err = checksumHeaders(h); err != nil {
 		return b, err
 	}
-	b.trailer = declaredTrailer(r)
+	b.trailer = trailer
 	n := len(b.headers)
 	if _, dup := b.headers[b.trailer]; b.trailer.Valid() && !dup {
 		n++

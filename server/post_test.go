@@ -1,0 +1,135 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/minio/minio-go/v7"
+)
+
+// postForm submits a browser-style upload: the presigned fields, then the
+// file as the last part, with net/http and mime/multipart only.
+func postForm(t *testing.T, target string, fields map[string]string, filename string, content []byte) rawResponse {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile("file", filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(content)
+	mw.Close()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, target, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: readAll(t, resp.Body)}
+}
+
+// presignPost builds a form with minio-go's PresignedPostPolicy against
+// node i, as a web application's backend does for its browsers.
+func (c *testCluster) presignPost(t *testing.T, i int, bucket, key string, expires time.Time, tweak func(*minio.PostPolicy)) (string, map[string]string) {
+	t.Helper()
+	p := minio.NewPostPolicy()
+	if err := p.SetBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetKey(key); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetExpires(expires); err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(p)
+	}
+	u, fields, err := c.minioClient(t, i).PresignedPostPolicy(ctxT(t), p)
+	if err != nil {
+		t.Fatalf("PresignedPostPolicy: %v", err)
+	}
+	return u.String(), fields
+}
+
+// TestPostObjectPresigned uploads through a follower with a minio-go
+// presigned POST and reads the object back from another node.
+func TestPostObjectPresigned(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	const bkt = "post-bkt"
+	leader := c.waitLeader()
+	mustCreateBucket(t, c.client(leader), bkt)
+	f := c.follower()
+	content := bytes.Repeat([]byte("browser upload "), 10000) // 150 KB: streamed into a blob
+	target, fields := c.presignPost(t, f, bkt, "uploads/photo.png", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
+		p.SetContentType("image/png")
+		p.SetUserMetadata("owner", "alice")
+		p.SetContentLengthRange(1, 1<<20)
+	})
+	resp := postForm(t, target, fields, "photo.png", content)
+	if resp.Status != http.StatusNoContent {
+		t.Fatalf("POST: %d %s", resp.Status, resp.Body)
+	}
+	if resp.Header.Get("ETag") == "" || !strings.HasSuffix(resp.Header.Get("Location"), "/"+bkt+"/uploads%2Fphoto.png") {
+		t.Errorf("answer headers %v", resp.Header)
+	}
+
+	out, err := c.client(leader).GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String(bkt), Key: aws.String("uploads/photo.png")})
+	if err != nil {
+		t.Fatalf("GetObject: %v", err)
+	}
+	got, err := io.ReadAll(out.Body)
+	out.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, content) || aws.ToString(out.ContentType) != "image/png" || out.Metadata["owner"] != "alice" ||
+		aws.ToString(out.ETag) != resp.Header.Get("ETag") {
+		t.Errorf("read back %d bytes, type %q, meta %v, etag %s", len(got), aws.ToString(out.ContentType), out.Metadata, aws.ToString(out.ETag))
+	}
+}
+
+// TestPostObjectRefusedStoresNothing: a file outside content-length-range
+// and an expired policy are refused with S3's codes, and no object appears.
+func TestPostObjectRefusedStoresNothing(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	const bkt = "post-refused"
+	leader := c.waitLeader()
+	mustCreateBucket(t, c.client(leader), bkt)
+	f := c.follower()
+
+	target, fields := c.presignPost(t, f, bkt, "big", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
+		p.SetContentLengthRange(1, 4)
+	})
+	wantS3Error(t, "over content-length-range", postForm(t, target, fields, "big", []byte("0123456789")), http.StatusBadRequest, "EntityTooLarge")
+
+	target, fields = c.presignPost(t, f, bkt, "late", time.Now().Add(-time.Second), nil)
+	resp := postForm(t, target, fields, "late", []byte("x"))
+	wantS3Error(t, "expired policy", resp, http.StatusForbidden, "AccessDenied")
+	if !strings.Contains(resp.Body, "Invalid according to Policy: Policy expired.") {
+		t.Errorf("expired: %s", resp.Body)
+	}
+
+	list, err := c.client(leader).ListObjectsV2(ctxT(t), &s3.ListObjectsV2Input{Bucket: aws.String(bkt)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Contents) != 0 {
+		t.Errorf("refused POSTs stored %d objects", len(list.Contents))
+	}
+}
