@@ -55,14 +55,20 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", quoteETag(info.ETag))
+	setPutChecksums(h, info)
+	w.WriteHeader(http.StatusOK)
+}
+
+// setPutChecksums sets the checksum headers answering a single-request
+// upload (PutObject, POST Object).
+func setPutChecksums(h http.Header, info objstore.ObjectInfo) {
 	for alg, v := range info.Checksums {
 		h.Set("x-amz-checksum-"+alg, v)
 	}
 	if len(info.Checksums) > 0 {
-		// A single PUT's checksum always covers the whole body.
+		// A single-request upload's checksum always covers the whole body.
 		h.Set("x-amz-checksum-type", objstore.ChecksumFullObject)
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // readPut validates headers, reads and verifies the body and returns the
@@ -78,7 +84,7 @@ func (s *Server) readPut(r *http.Request, bucket, key string) (*objstore.PutRequ
 	if err != nil {
 		return nil, err
 	}
-	return s.readPutBody(r, putBody{header: r.Header, body: r.Body, size: size, limit: s.opts.MaxObjectSize, auth: authOf(r)}, bucket, key)
+	return s.readPutBody(r, putBody{header: r.Header, body: r.Body, size: size, limit: s.opts.MaxObjectSize, auth: authOf(r), trailer: declaredTrailer(r)}, bucket, key)
 }
 
 // putBody is the payload of a single-request upload and what describes
@@ -91,9 +97,14 @@ type putBody struct {
 	// size is the declared length, -1 if unknown; limit the most the body
 	// may hold (at most Options.MaxObjectSize).
 	size, limit int64
-	// auth verified the request; its trailing checksums, if any, are
-	// stored. A body without trailers may carry a bare &sigv4.Auth{}.
+	// auth verified the request. A body without a signature of its own
+	// (a POST form's file) may carry a bare &sigv4.Auth{}.
 	auth *sigv4.Auth
+	// trailer is the checksum the request declared as an aws-chunked
+	// trailer (x-amz-trailer), 0 if none: only a request's own signature
+	// layer verifies and delivers trailers, so a POST form's file has
+	// none.
+	trailer checksum.Algorithm
 }
 
 // readPutBody is readPut's core, shared with POST Object (post.go): r
@@ -123,13 +134,7 @@ func (s *Server) readPutBody(r *http.Request, p putBody, bucket, key string) (*o
 	if req.IfNoneMatch != "" && req.IfNoneMatch != "*" {
 		return nil, ErrNotImplemented.with("If-None-Match on PUT supports only *")
 	}
-	// Trailers belong to the request's own signature: a POST form's
-	// file, authenticated by its policy, has none.
-	var trailer checksum.Algorithm
-	if authOf(r) == auth {
-		trailer = declaredTrailer(r)
-	}
-	sums, err := parseSums(p.header, trailer)
+	sums, err := parseSums(p.header, p.trailer)
 	if err != nil {
 		return nil, err
 	}

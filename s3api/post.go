@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
@@ -136,7 +137,9 @@ func (s *Server) readPost(r *http.Request, bucket string) (*postResult, error) {
 	if params["boundary"] == "" {
 		return nil, ErrMalformedPOSTRequest
 	}
-	// A missing bucket is refused before the client sends the form.
+	// A missing bucket is refused before the form is read or its
+	// signature checked, as S3 does: it tells an anonymous caller no more
+	// than S3 would.
 	ctx, cancel := s.opContext(r)
 	_, err = s.backend.HeadBucket(ctx, bucket)
 	cancel()
@@ -217,19 +220,14 @@ type postResponse struct {
 
 // postAnswer answers a stored upload as the form asked: a 303 to
 // success_action_redirect (or the deprecated redirect) if it is an
-// absolute URL, else success_action_status 200 or 201 (with a
+// absolute http or https URL, else success_action_status 200 or 201 (with a
 // PostResponse), else 204. Every answer carries ETag and Location.
 func (s *Server) postAnswer(w http.ResponseWriter, r *http.Request, res *postResult, info objstore.ObjectInfo) {
 	bucket, key := res.req.Bucket, res.req.Key
 	etag := quoteETag(info.ETag)
 	h := w.Header()
 	h.Set("ETag", etag)
-	for alg, v := range info.Checksums {
-		h.Set("x-amz-checksum-"+alg, v)
-	}
-	if len(info.Checksums) > 0 {
-		h.Set("x-amz-checksum-type", objstore.ChecksumFullObject)
-	}
+	setPutChecksums(h, info)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -245,7 +243,7 @@ func (s *Server) postAnswer(w http.ResponseWriter, r *http.Request, res *postRes
 	if !ok {
 		redirect, _ = res.form.get("redirect")
 	}
-	if u, err := url.Parse(redirect); redirect != "" && err == nil && u.IsAbs() && u.Host != "" {
+	if u, err := url.Parse(redirect); redirect != "" && err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
 		// In the order S3 adds them, after any query the URL has.
 		q := "bucket=" + url.QueryEscape(bucket) + "&key=" + url.QueryEscape(key) + "&etag=" + url.QueryEscape(etag)
 		if u.RawQuery != "" {
@@ -319,6 +317,13 @@ func (f *postForm) objectHeader() (http.Header, map[string]string, error) {
 	var tags map[string]string
 	for _, l := range f.order {
 		v := f.values[l]
+		// A field becomes a header only if it could have been one: a
+		// name or value net/http would drop or rewrite on GET would make
+		// the object served differ from the one stored.
+		if (slices.Contains(postHeaderFields, l) || strings.HasPrefix(l, "x-amz-")) &&
+			(!httpguts.ValidHeaderFieldName(l) || !httpguts.ValidHeaderFieldValue(v)) {
+			return nil, nil, ErrInvalidArgument.with("Invalid form field: " + f.names[l])
+		}
 		switch {
 		case slices.Contains(postHeaderFields, l):
 			h.Set(l, v)
@@ -397,7 +402,10 @@ func readPostForm(mr *multipart.Reader, lim *preDataReader) (*postForm, *multipa
 	form := &postForm{values: map[string]string{}, names: map[string]string{}}
 	used := 0
 	for {
-		part, err := mr.NextPart()
+		// NextRawPart: NextPart would silently decode a part sent as
+		// quoted-printable, and the object would not be the bytes the
+		// checksums and content-length-range were meant for.
+		part, err := mr.NextRawPart()
 		if err == io.EOF {
 			return form, nil, nil
 		}
@@ -700,6 +708,8 @@ func jsonString(s string) string {
 // check applies the conditions to the form (bucket is the URL's, which
 // a bucket condition matches), then requires every field to be covered by
 // one, except the policy, the signatures, the file and x-ignore-* fields.
+// The other authentication fields (postAuthFields: x-amz-credential,
+// x-amz-date, ...) must be covered, as S3 requires of a SigV4 policy.
 // Values are compared case-sensitively; a condition on a missing field
 // fails, even starts-with "".
 func (p *postPolicy) check(f *postForm, bucket string) error {
