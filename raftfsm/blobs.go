@@ -148,7 +148,9 @@ func (a *applier) releaseRecord(key, v []byte) error {
 // algorithms before proposing), so no entry in an existing log changes
 // outcome. During a rolling upgrade, though, an entry proposed by an
 // upgraded leader is refused by a follower still running the earlier
-// version: upgrade every node before clients use the new algorithms.
+// version, which then drops the entry's blob while the leader stores the
+// object: the replicas diverge. Upgrade every node before clients use
+// the new algorithms (the README says so).
 func validBlobRef(r *objstore.BlobRef) error {
 	if !blobstore.ValidID(r.ID) || r.Size < 0 || r.Size > objstore.MaxSinglePut || !isHexMD5(r.MD5) {
 		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
