@@ -349,6 +349,42 @@ def _():
         raise Fail(f"tampered presigned URL body: {body[:300]!r}")
 
 
+def post_form(url, fields, filename, content):
+    """POSTs fields and then the file as multipart/form-data, the way a
+    browser submits an upload form."""
+    boundary = "----strongbox" + os.urandom(8).hex()
+    parts = []
+    for k, v in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f'Content-Type: application/octet-stream\r\n\r\n'.encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return http("POST", url, data=b"".join(parts),
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+@step("generate_presigned_post (default config and s3v4): browser-form upload, ${filename}, content-length-range")
+def _():
+    for i, cl in enumerate([s3(1), client(2, signature_version="s3v4")]):
+        post = cl.generate_presigned_post(
+            BUCKET, "form/%d/${filename}" % i,
+            Fields={"Content-Type": "text/plain", "success_action_status": "201"},
+            Conditions=[["starts-with", "$key", "form/%d/" % i], {"Content-Type": "text/plain"},
+                        {"success_action_status": "201"}, ["content-length-range", 1, 1000]],
+            ExpiresIn=300)
+        status, body, _ = post_form(post["url"], post["fields"], "note.txt", SMALL)
+        eq(status, 201, f"POST status ({body[:300]!r})")
+        if b"<Key>form/%d/note.txt</Key>" % i not in body:
+            raise Fail(f"PostResponse: {body[:300]!r}")
+        got = s3(0).get_object(Bucket=BUCKET, Key="form/%d/note.txt" % i)
+        eq((body_of(got), got["ContentType"]), (SMALL, "text/plain"), "object written by the form")
+        status, body, _ = post_form(post["url"], post["fields"], "big.txt", b"x" * 1001)
+        eq(status, 400, f"oversized POST status ({body[:300]!r})")
+        if b"EntityTooLarge" not in body:
+            raise Fail(f"oversized POST body: {body[:300]!r}")
+        error_code("404", s3(1).head_object, Bucket=BUCKET, Key="form/%d/big.txt" % i)
+
+
 @step("object tagging: Tagging on put_object, put/get/delete_object_tagging, TagCount")
 def _():
     s3(0).put_object(Bucket=BUCKET, Key="tags/t.txt", Body=SMALL, Tagging="env=dev&team=core")
