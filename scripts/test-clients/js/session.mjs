@@ -39,6 +39,7 @@ import {
   NotFound,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 
 const CLIENT = process.env.SB_CLIENT ?? "js";
 const ENDPOINTS = (process.env.SB_ENDPOINTS ?? "http://127.0.0.1:9000").split(/\s+/).filter(Boolean);
@@ -289,6 +290,32 @@ step("presigned GET and PUT (getSignedUrl) fetched with fetch()", async () => {
   text = await res.text();
   eq(res.status, 403, "tampered presigned URL status");
   if (!text.includes("SignatureDoesNotMatch")) throw new Fail(`tampered presigned URL body: ${text.slice(0, 300)}`);
+});
+
+step("createPresignedPost: browser-form upload with fetch() and FormData, ${filename}, content-length-range", async () => {
+  const { url, fields } = await createPresignedPost(s3(1), {
+    Bucket: BUCKET,
+    Key: "form/${filename}",
+    Conditions: [["starts-with", "$key", "form/"], ["content-length-range", 1, 1000], ["eq", "$Content-Type", "text/plain"]],
+    Fields: { "Content-Type": "text/plain" },
+    Expires: 300,
+  });
+  wire.push(`presigned POST ${url} fields ${JSON.stringify(fields)}`);
+  const post = async (name, content) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    form.append("file", new Blob([content]), name);
+    const res = await fetch(url, { method: "POST", body: form });
+    return [res.status, await res.text()];
+  };
+  let [status, text] = await post("note.txt", SMALL);
+  eq(status, 204, `POST status (${text.slice(0, 300)})`);
+  const got = await s3(2).send(new GetObjectCommand({ Bucket: BUCKET, Key: "form/note.txt" }));
+  eq([(await bytes(got)).toString(), got.ContentType], [SMALL.toString(), "text/plain"], "object written by the form");
+  [status, text] = await post("big.txt", Buffer.alloc(1001, 120));
+  eq(status, 400, "oversized POST status");
+  if (!text.includes("<Code>EntityTooLarge</Code>")) throw new Fail(`oversized POST: ${text.slice(0, 300)}`);
+  await expectError("NotFound", s3(0).send(new HeadObjectCommand({ Bucket: BUCKET, Key: "form/big.txt" })), "HEAD of the refused upload");
 });
 
 step("object tagging: Tagging on PutObject, Put/Get/DeleteObjectTagging, TagCount", async () => {
