@@ -195,7 +195,8 @@ func TestMultipartNewChecksumAlgorithm(t *testing.T) {
 			w = do(s, http.MethodGet, "/bkt/k?attributes", "", "X-Amz-Object-Attributes", "Checksum,ObjectParts")
 			wantCode(t, w, http.StatusOK, "")
 			for _, want := range []string{
-				"<Checksum><" + elem + ">" + composite + "</" + elem + "><ChecksumType>COMPOSITE</ChecksumType></Checksum>",
+				// Without the -N that Complete returned, as S3 answers.
+				"<Checksum><" + elem + ">" + strings.TrimSuffix(composite, "-2") + "</" + elem + "><ChecksumType>COMPOSITE</ChecksumType></Checksum>",
 				"<Part><PartNumber>2</PartNumber><Size>4</Size><" + elem + ">" + alg.Of(part2) + "</" + elem + "></Part>",
 			} {
 				if !strings.Contains(w.Body.String(), want) {
