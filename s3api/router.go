@@ -46,26 +46,17 @@ var requestQueries = []string{"AWSAccessKeyId", "Signature", "Expires", "x-id"}
 // what is not, covers the subresources S3 adds later too.
 func otherQuery(allowed ...string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
-		if r.URL.RawQuery == "" {
-			return false
-		}
-		// A pair that does not parse (r.URL.Query drops it silently) is
-		// unknown too: "?versioning;x" must not reach CreateBucket.
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return true
-		}
-		for name := range q {
-			if len(name) >= 6 && strings.EqualFold(name[:6], "x-amz-") {
-				continue
-			}
-			// Exact names, as S3 and the handlers read them: a
-			// "VersionId" the handler does not see must not pass here.
-			if !slices.Contains(allowed, name) && !slices.Contains(requestQueries, name) {
-				return true
-			}
-		}
-		return false
+		other := false
+		queryNames(r.URL.RawQuery, func(name string, ok bool) bool {
+			// A pair that does not parse (r.URL.Query drops it
+			// silently) is unknown too: "?versioning;x" must not reach
+			// CreateBucket. Names are exact, as S3 and the handlers read
+			// them: a "VersionId" the handler does not see must not pass.
+			other = !ok || !(len(name) >= 6 && strings.EqualFold(name[:6], "x-amz-") ||
+				slices.Contains(allowed, name) || slices.Contains(requestQueries, name))
+			return !other
+		})
+		return other
 	}
 }
 
@@ -143,28 +134,65 @@ func (s *Server) routes() *mux.Router {
 
 func noQuery(r *http.Request, _ *mux.RouteMatch) bool { return r.URL.RawQuery == "" }
 
-func hasUnsupported(r *http.Request, m *mux.RouteMatch) bool {
-	return hasQuery(unsupportedSubresources...)(r, m)
-}
+var hasUnsupported = hasQuery(unsupportedSubresources...)
 
 // hasQuery matches requests carrying any of the named query parameters,
 // with any value. It stands in for mux's Queries(name, ""), which runs a
 // regular expression over the query string for every route it guards:
-// every GET walks several of those routes, and with a query-less request
-// (the common case) this answers without parsing anything.
+// every request walks several of those routes, so it reads the raw query
+// in place (queryNames) rather than parsing it into a map each time.
 func hasQuery(names ...string) mux.MatcherFunc {
 	return func(r *http.Request, _ *mux.RouteMatch) bool {
-		if r.URL.RawQuery == "" {
+		found := false
+		queryNames(r.URL.RawQuery, func(name string, ok bool) bool {
+			found = ok && slices.Contains(names, name)
+			return !found
+		})
+		return found
+	}
+}
+
+// queryNames calls fn with the name of each pair of the raw query string
+// as url.ParseQuery decodes it, until fn returns false. ok is false for a
+// pair ParseQuery refuses (one with a semicolon or a bad escape), which
+// r.URL.Query() drops; name is then meaningless. Only names that contain
+// escapes are decoded (values are only checked), so the usual query costs
+// no allocation.
+func queryNames(raw string, fn func(name string, ok bool) bool) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		ok := !strings.Contains(pair, ";")
+		if ok && strings.ContainsAny(name, "%+") {
+			var err error
+			name, err = url.QueryUnescape(name)
+			ok = err == nil
+		}
+		ok = ok && validEscapes(value)
+		if !fn(name, ok) {
+			return
+		}
+	}
+}
+
+// validEscapes reports whether every % in s starts an escape that
+// url.QueryUnescape accepts: two hexadecimal digits.
+func validEscapes(s string) bool {
+	for i := strings.IndexByte(s, '%'); i >= 0; i = strings.IndexByte(s, '%') {
+		if len(s) < i+3 || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2]) {
 			return false
 		}
-		q := r.URL.Query()
-		for _, name := range names {
-			if _, ok := q[name]; ok {
-				return true
-			}
-		}
-		return false
+		s = s[i+3:]
 	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // pathVars returns the decoded bucket and key of a routed request. The
