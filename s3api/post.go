@@ -65,8 +65,8 @@ var postHeaderFields = []string{
 }
 
 // cannedACLs are the values S3 accepts in the acl field. Strongbox has no
-// ACLs: like PutObject's x-amz-acl, a valid value is accepted and has no
-// effect.
+// ACLs: a valid value is accepted and has no effect. (PutObject's x-amz-acl
+// is not checked at all; the README names both.)
 var cannedACLs = []string{
 	"private", "public-read", "public-read-write", "aws-exec-read", "authenticated-read",
 	"bucket-owner-read", "bucket-owner-full-control",
@@ -228,15 +228,8 @@ func (s *Server) postAnswer(w http.ResponseWriter, r *http.Request, res *postRes
 	h := w.Header()
 	h.Set("ETag", etag)
 	setPutChecksums(h, info)
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	// S3 escapes the key's "/" in Location too.
-	location := scheme + "://" + r.Host + "/" + url.PathEscape(bucket) + "/" + url.PathEscape(key)
-	if s.hostBucket(r) != "" {
-		location = scheme + "://" + r.Host + "/" + url.PathEscape(key)
-	}
+	// As in CompleteMultipartUpload's Location, S3 escapes the key's "/".
+	location := s.objectLocation(r, bucket, key)
 	h.Set("Location", location)
 
 	redirect, ok := res.form.get("success_action_redirect")
@@ -356,14 +349,7 @@ func parsePostTagging(v string) (map[string]string, error) {
 	if doc.TagSet == nil {
 		return nil, nil
 	}
-	pairs := make([][2]string, 0, len(doc.TagSet.Tags))
-	for _, t := range doc.TagSet.Tags {
-		if t.Key == nil || t.Value == nil {
-			return nil, ErrMalformedXML
-		}
-		pairs = append(pairs, [2]string{*t.Key, *t.Value})
-	}
-	return validateTags(pairs)
+	return doc.TagSet.tags()
 }
 
 // preDataReader bounds the raw bytes read before the file part: the form

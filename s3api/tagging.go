@@ -40,6 +40,19 @@ type tagSet struct {
 	Tags []tagXML `xml:"Tag"`
 }
 
+// tags validates the set as S3 does (every Tag has a Key and a Value,
+// then validateTags' rules) and returns it as a map.
+func (ts *tagSet) tags() (map[string]string, error) {
+	pairs := make([][2]string, 0, len(ts.Tags))
+	for _, t := range ts.Tags {
+		if t.Key == nil || t.Value == nil {
+			return nil, ErrMalformedXML
+		}
+		pairs = append(pairs, [2]string{*t.Key, *t.Value})
+	}
+	return validateTags(pairs)
+}
+
 type tagXML struct {
 	Key   *string `xml:"Key"`
 	Value *string `xml:"Value"`
@@ -61,15 +74,7 @@ func (s *Server) putObjectTagging(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ErrMalformedXML)
 		return
 	}
-	pairs := make([][2]string, 0, len(doc.TagSet.Tags))
-	for _, t := range doc.TagSet.Tags {
-		if t.Key == nil || t.Value == nil {
-			s.writeError(w, r, ErrMalformedXML)
-			return
-		}
-		pairs = append(pairs, [2]string{*t.Key, *t.Value})
-	}
-	tags, err := validateTags(pairs)
+	tags, err := doc.TagSet.tags()
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -29,8 +28,12 @@ func postForm(t *testing.T, target string, fields map[string]string, filename st
 	if err != nil {
 		t.Fatal(err)
 	}
-	fw.Write(content)
-	mw.Close()
+	if _, err := fw.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, target, &body)
 	if err != nil {
 		t.Fatal(err)
@@ -89,15 +92,7 @@ func TestPostObjectPresigned(t *testing.T) {
 		t.Errorf("answer headers %v", resp.Header)
 	}
 
-	out, err := c.client(leader).GetObject(ctxT(t), &s3.GetObjectInput{Bucket: aws.String(bkt), Key: aws.String("uploads/photo.png")})
-	if err != nil {
-		t.Fatalf("GetObject: %v", err)
-	}
-	got, err := io.ReadAll(out.Body)
-	out.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, out := getBytes(t, c.client(leader), getInput(bkt, "uploads/photo.png"))
 	if !bytes.Equal(got, content) || aws.ToString(out.ContentType) != "image/png" || out.Metadata["owner"] != "alice" ||
 		aws.ToString(out.ETag) != resp.Header.Get("ETag") {
 		t.Errorf("read back %d bytes, type %q, meta %v, etag %s", len(got), aws.ToString(out.ContentType), out.Metadata, aws.ToString(out.ETag))
