@@ -582,7 +582,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, r *http.Request)
 	// not match (BadDigest, as in S3).
 	var headerAlg checksum.Algorithm
 	for _, alg := range checksum.All() {
-		if v := strings.TrimSpace(h.Get(alg.HeaderName())); v != "" {
+		if v := strings.TrimSpace(firstValue(h[alg.CanonicalHeader()])); v != "" {
 			if req.Checksums != nil {
 				s.writeError(w, r, ErrMultipleChecksums)
 				return

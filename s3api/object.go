@@ -560,7 +560,7 @@ func contentMD5(h http.Header) ([]byte, error) {
 func checksumHeaders(h http.Header) (map[checksum.Algorithm]string, error) {
 	var out map[checksum.Algorithm]string
 	for _, alg := range checksum.All() {
-		v := h.Get(alg.HeaderName())
+		v := firstValue(h[alg.CanonicalHeader()])
 		if v == "" {
 			continue
 		}
@@ -573,6 +573,15 @@ func checksumHeaders(h http.Header) (map[checksum.Algorithm]string, error) {
 		out[alg] = v
 	}
 	return out, nil
+}
+
+// firstValue is http.Header.Get for a header already looked up by its
+// canonical name.
+func firstValue(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
 }
 
 func quoteETag(etag string) string { return `"` + etag + `"` }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash"
 	"hash/crc32"
+	"net/textproto"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -137,8 +138,30 @@ func (a Algorithm) HeaderName() string {
 	if !a.Valid() {
 		return ""
 	}
-	return "x-amz-checksum-" + names[a]
+	return headerNames[a]
 }
+
+// CanonicalHeader returns HeaderName in net/http's canonical form
+// ("X-Amz-Checksum-Crc32c"), "" for an invalid value: an http.Header
+// indexed with it directly costs no allocation, where Get with the
+// lowercase name builds the canonical key on every call, and every
+// PutObject and UploadPart looks up all ten algorithms.
+func (a Algorithm) CanonicalHeader() string {
+	if !a.Valid() {
+		return ""
+	}
+	return canonicalHeaders[a]
+}
+
+// headerNames and canonicalHeaders are built once from names, so that no
+// request pays for the concatenation.
+var headerNames, canonicalHeaders = func() (h, c [numAlgorithms]string) {
+	for _, a := range all {
+		h[a] = "x-amz-checksum-" + names[a]
+		c[a] = textproto.CanonicalMIMEHeaderKey(h[a])
+	}
+	return h, c
+}()
 
 // Size returns the digest length in bytes.
 func (a Algorithm) Size() int {

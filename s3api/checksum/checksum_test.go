@@ -10,6 +10,7 @@ import (
 	"hash/crc64"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -298,5 +299,16 @@ func BenchmarkSet(b *testing.B) {
 				s.ETag()
 			}
 		})
+	}
+}
+
+func TestCanonicalHeader(t *testing.T) {
+	for _, a := range All() {
+		if got, want := a.CanonicalHeader(), http.CanonicalHeaderKey(a.HeaderName()); got != want {
+			t.Errorf("%v: CanonicalHeader %q, want %q", a, got, want)
+		}
+	}
+	if Algorithm(0).CanonicalHeader() != "" {
+		t.Error("invalid algorithm has a header")
 	}
 }
