@@ -9,7 +9,6 @@ import (
 
 	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
-	"github.com/strongboxdb/strongbox/s3api/checksum"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -159,7 +158,7 @@ func validate(c *Command) error {
 			return err
 		}
 		if cp.ChecksumAlgorithm != "" {
-			if !validChecksumName(cp.ChecksumAlgorithm) {
+			if _, ok := parseChecksumName(cp.ChecksumAlgorithm); !ok {
 				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, cp.ChecksumAlgorithm)
 			}
 		}
@@ -484,7 +483,7 @@ func (a *applier) copyObject(c *Command, r *Result) error {
 		if alg := cp.ChecksumAlgorithm; alg != "" {
 			sum, ok := src.Checksums[alg]
 			if !ok {
-				algo, _ := checksum.ParseAlgorithm(alg) // checked by validate
+				algo, _ := parseChecksumName(alg) // checked by validate
 				sum = algo.Of(body)
 			}
 			info.Checksums = map[string]string{alg: sum}

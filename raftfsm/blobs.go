@@ -156,25 +156,21 @@ func validBlobRef(r *objstore.BlobRef) error {
 		return fmt.Errorf("%w: malformed blob reference %q", ErrInvalidCommand, r.ID)
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Checksums)) {
-		v := r.Checksums[name]
-		if !validChecksumName(name) {
-			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
-		}
-		if alg, _ := checksum.ParseAlgorithm(name); !alg.ValidValue(v) {
+		if alg, ok := parseChecksumName(name); !ok || !alg.ValidValue(r.Checksums[name]) {
 			return fmt.Errorf("%w: blob %s: malformed %q checksum", ErrInvalidCommand, r.ID, name)
 		}
 	}
 	return nil
 }
 
-// validChecksumName reports whether name is the record key of a checksum
-// algorithm: its lowercase name, as checksum.Algorithm.String gives it.
-// Every command that names an algorithm is checked with it, so the set of
-// names a log can carry is decided in one place (see validBlobRef for why
-// widening it is safe to replay).
-func validChecksumName(name string) bool {
+// parseChecksumName returns the algorithm whose record key name is (its
+// lowercase name, as checksum.Algorithm.String gives it), and false for
+// any other string. Every command that names an algorithm is checked with
+// it, so the set of names a log can carry is decided in one place (see
+// validBlobRef for why widening it is safe to replay).
+func parseChecksumName(name string) (checksum.Algorithm, bool) {
 	alg, err := checksum.ParseAlgorithm(name)
-	return err == nil && alg.String() == name
+	return alg, err == nil && alg.String() == name
 }
 
 func isHexMD5(s string) bool {

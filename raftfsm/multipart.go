@@ -9,7 +9,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/s3api/checksum"
@@ -95,10 +94,10 @@ func validateMultipart(c *Command) error {
 	switch c.Type {
 	case TypeCreateMultipartUpload:
 		if alg := c.Upload.ChecksumAlgorithm; alg != "" {
-			if !validChecksumName(alg) {
+			a, ok := parseChecksumName(alg)
+			if !ok {
 				return fmt.Errorf("%w: checksum algorithm %q", ErrInvalidCommand, alg)
 			}
-			a, _ := checksum.ParseAlgorithm(alg)
 			switch c.Upload.ChecksumType {
 			case objstore.ChecksumComposite:
 				if !a.SupportsComposite() {
@@ -332,7 +331,7 @@ func (a *applier) completeMultipartUpload(c *Command, r *Result) error {
 		info.ChecksumType = u.ChecksumType
 	} else if cr.DefaultChecksum {
 		if sum, ok := defaultChecksum(listed); ok {
-			info.Checksums = map[string]string{checksum.CRC64NVME.String(): sum}
+			info.Checksums = map[string]string{checksum.Default.String(): sum}
 			info.ChecksumType = objstore.ChecksumFullObject
 		}
 	}
@@ -386,12 +385,12 @@ func (a *applier) completeRetry(cr *objstore.CompleteRequest, key, cur []byte, r
 	return nil
 }
 
-// defaultChecksum computes the full-object CRC64NVME S3 gives a multipart
-// object uploaded without a checksum algorithm, from the CRC64NVME the node
-// recorded with every part. A part without one (recorded before nodes did
-// that) leaves the object without a checksum, as it was then.
+// defaultChecksum computes the full-object checksum.Default S3 gives a
+// multipart object uploaded without a checksum algorithm, from the one the
+// node recorded with every part. A part without one (recorded before nodes
+// did that) leaves the object without a checksum, as it was then.
 func defaultChecksum(parts []objstore.PartInfo) (string, bool) {
-	alg := checksum.CRC64NVME
+	alg := checksum.Default
 	sums := make([]checksum.PartSum, len(parts))
 	for i, p := range parts {
 		v, ok := p.Blob.Checksums[alg.String()]
@@ -427,8 +426,7 @@ func objectChecksum(u *objstore.Upload, parts []objstore.PartInfo) (string, erro
 // sameChecksum compares a computed checksum with a client's, which may
 // leave out a composite checksum's "-N" suffix.
 func sameChecksum(got, want string) bool {
-	sum, _, _ := strings.Cut(got, "-")
-	return got == want || sum == want
+	return got == want || checksum.TrimPartCount(got) == want
 }
 
 // deleteParts deletes every part record of an upload; the blobs of parts

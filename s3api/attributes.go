@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/s3api/checksum"
 )
 
 // GetObjectAttributes: GET /bucket/key?attributes with the attribute names
@@ -101,17 +102,16 @@ func (s *Server) getObjectAttributes(w http.ResponseWriter, r *http.Request) {
 		out.ETag = info.ETag // unquoted in this API
 	}
 	if want["Checksum"] && len(info.Checksums) > 0 {
-		sums := info.Checksums
+		out.Checksum = &attributesChecksum{checksumFields: checksumXML(info.Checksums), ChecksumType: info.ChecksumType}
 		if info.ChecksumType == objstore.ChecksumComposite {
 			// S3 reports a composite checksum here without the -N part
 			// count that Complete, HEAD and GET append (observed on S3;
 			// the part count is in ObjectParts).
-			sums = make(map[string]string, len(info.Checksums))
-			for alg, v := range info.Checksums {
-				sums[alg], _, _ = strings.Cut(v, "-")
+			for _, alg := range checksum.All() {
+				f := out.Checksum.field(alg)
+				*f = checksum.TrimPartCount(*f)
 			}
 		}
-		out.Checksum = &attributesChecksum{checksumFields: checksumXML(sums), ChecksumType: info.ChecksumType}
 		if out.Checksum.ChecksumType == "" {
 			out.Checksum.ChecksumType = objstore.ChecksumFullObject
 		}

@@ -297,7 +297,7 @@ func (s *Server) lookupUpload(r *http.Request, bucket, key, uploadID string) (ob
 // which Complete derives the object's full-object checksum.
 func uploadChecksum(u objstore.Upload) (checksum.Algorithm, error) {
 	if u.ChecksumAlgorithm == "" {
-		return defaultChecksum, nil
+		return checksum.Default, nil
 	}
 	return checksum.ParseAlgorithm(u.ChecksumAlgorithm)
 }

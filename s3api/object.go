@@ -142,7 +142,7 @@ func (s *Server) readPutBody(r *http.Request, p putBody, bucket, key string) (*o
 	// one (since December 2024), computed in the same pass as the MD5.
 	var def checksum.Algorithm
 	if !sums.algorithm().Valid() {
-		def = defaultChecksum
+		def = checksum.Default
 	}
 
 	var head []byte
@@ -249,10 +249,6 @@ func storedHeaderValues(h http.Header) map[string]string {
 	}
 	return out
 }
-
-// defaultChecksum is the checksum S3 computes and stores for an object,
-// or the parts of a multipart upload, that arrives without one.
-const defaultChecksum = checksum.CRC64NVME
 
 // bodySums are the integrity values a request declares for its body:
 // Content-MD5, x-amz-checksum-* headers (verified here, against the bytes

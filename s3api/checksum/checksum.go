@@ -42,6 +42,11 @@ const (
 	numAlgorithms = int(XXHASH128) + 1
 )
 
+// Default is the checksum S3 computes and stores for an object, or the
+// parts of a multipart upload, that arrives without one (since December
+// 2024): a full-object CRC64NVME.
+const Default = CRC64NVME
+
 // maxSize is the largest digest, SHA512's.
 const maxSize = sha512.Size
 

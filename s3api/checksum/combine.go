@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 
 	"github.com/minio/crc64nvme"
 )
@@ -59,6 +60,14 @@ func Composite(a Algorithm, sums []string) (string, error) {
 		h.Write(b)
 	}
 	return Encode(h.Sum(raw[:0])) + "-" + strconv.Itoa(len(sums)), nil
+}
+
+// TrimPartCount returns a checksum value without the "-N" part count
+// Composite appends; other values come back as they are. Standard base64
+// has no "-", so the cut can only fall on the suffix.
+func TrimPartCount(v string) string {
+	sum, _, _ := strings.Cut(v, "-")
+	return sum
 }
 
 // CombineFull returns S3's FULL_OBJECT multipart checksum: the checksum of

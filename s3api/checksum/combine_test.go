@@ -371,3 +371,11 @@ func BenchmarkCombineFull(b *testing.B) {
 		}
 	}
 }
+
+func TestTrimPartCount(t *testing.T) {
+	for v, want := range map[string]string{"AAAAAA==-3": "AAAAAA==", "AAAAAA==": "AAAAAA==", "": "", "a+b/==-10000": "a+b/=="} {
+		if got := TrimPartCount(v); got != want {
+			t.Errorf("TrimPartCount(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
