@@ -458,11 +458,11 @@ func (s *Server) verifyPostAuth(f *postForm) (*sigv4.Auth, string, error) {
 	}
 	_, hasAK := f.get("awsaccesskeyid")
 	_, hasSig := f.get("signature")
-	// S3 names the first missing field in this order.
-	require := func(fields ...[2]string) error {
-		for _, fl := range fields {
-			if v, ok := f.get(fl[0]); !ok || v == "" {
-				return missingPostField(fl[1])
+	// S3 names the first missing field in this order, as it spells it.
+	require := func(names ...string) error {
+		for _, n := range names {
+			if v, ok := f.get(strings.ToLower(n)); !ok || v == "" {
+				return missingPostField(n)
 			}
 		}
 		return nil
@@ -470,15 +470,14 @@ func (s *Server) verifyPostAuth(f *postForm) (*sigv4.Auth, string, error) {
 	policy, _ := f.get("policy")
 	switch {
 	case v4:
-		if err := require([2]string{"x-amz-algorithm", "X-Amz-Algorithm"}, [2]string{"x-amz-credential", "X-Amz-Credential"},
-			[2]string{"x-amz-date", "X-Amz-Date"}, [2]string{"x-amz-signature", "X-Amz-Signature"}, [2]string{"policy", "Policy"}); err != nil {
+		if err := require("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Signature", "Policy"); err != nil {
 			return nil, "", err
 		}
 		if alg, _ := f.get("x-amz-algorithm"); alg != "AWS4-HMAC-SHA256" {
 			return nil, "", &detailedError{APIError: ErrInvalidArgument.with("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""), argName: "X-Amz-Algorithm", argValue: alg}
 		}
 		date, _ := f.get("x-amz-date")
-		if _, err := time.Parse("20060102T150405Z", date); err != nil || len(date) != len("20060102T150405Z") {
+		if _, ok := sigv4.ParseAmzDate(date); !ok {
 			// S3's spelling.
 			return nil, "", &detailedError{APIError: ErrInvalidArgument.with("X-Amz-Date must be formated via ISO8601 Long format"), argName: "X-Amz-Date", argValue: date}
 		}
@@ -487,7 +486,7 @@ func (s *Server) verifyPostAuth(f *postForm) (*sigv4.Auth, string, error) {
 		a, err := s.auth.VerifyPostV4(policy, cred, sig)
 		return a, policy, err
 	case hasAK || hasSig:
-		if err := require([2]string{"awsaccesskeyid", "AWSAccessKeyId"}, [2]string{"signature", "Signature"}, [2]string{"policy", "Policy"}); err != nil {
+		if err := require("AWSAccessKeyId", "Signature", "Policy"); err != nil {
 			return nil, "", err
 		}
 		ak, _ := f.get("awsaccesskeyid")

@@ -300,8 +300,9 @@ func (c *keyCache) get(accessKey, secret, date, region, service string) [sha256.
 	return key
 }
 
-// parseAmzDate parses an ISO 8601 basic timestamp, "20130524T000000Z".
-func parseAmzDate(s string) (time.Time, bool) {
+// ParseAmzDate parses an ISO 8601 basic timestamp, "20130524T000000Z", the
+// form of X-Amz-Date; false for any other string.
+func ParseAmzDate(s string) (time.Time, bool) {
 	if len(s) != len(amzDateLayout) {
 		return time.Time{}, false
 	}

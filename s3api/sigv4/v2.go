@@ -198,5 +198,5 @@ func parseDateHeader(s string) (time.Time, bool) {
 			return t, true
 		}
 	}
-	return parseAmzDate(s)
+	return ParseAmzDate(s)
 }

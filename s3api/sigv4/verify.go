@@ -244,7 +244,7 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Auth, error) {
 	amzDate := r.Header.Get("X-Amz-Date")
 	var t time.Time
 	if amzDate != "" {
-		if t, ok = parseAmzDate(amzDate); !ok {
+		if t, ok = ParseAmzDate(amzDate); !ok {
 			return nil, ErrMissingDate
 		}
 	} else {
@@ -344,7 +344,7 @@ func (v *Verifier) verifyQuery(r *http.Request, q url.Values) (*Auth, error) {
 		return nil, qerr.with("Error parsing the X-Amz-Credential parameter; " + msg)
 	}
 	amzDate := q.Get("X-Amz-Date")
-	t, ok := parseAmzDate(amzDate)
+	t, ok := ParseAmzDate(amzDate)
 	if !ok {
 		return nil, qerr.with("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
 	}
