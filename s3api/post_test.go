@@ -228,6 +228,16 @@ func TestPostObjectSigV2AndVirtualHost(t *testing.T) {
 	if _, err := m.object("bkt", "v2"); err != nil {
 		t.Fatal(err)
 	}
+
+	s, m = postServer(t, Options{})
+	w = doPost(s, "/bkt", fields[:3], &postFile{name: "f", content: "two"})
+	wantPostError(t, w, m, http.StatusBadRequest, "InvalidArgument",
+		"Bucket POST must contain a field named 'Signature'.  If it is specified, please check the order of the fields.")
+	if !strings.Contains(w.Body.String(), "<ArgumentName>Signature</ArgumentName><ArgumentValue></ArgumentValue>") {
+		t.Errorf("no ArgumentName: %s", w.Body)
+	}
+	bad := append(fields[:3:3], [2]string{"signature", base64.StdEncoding.EncodeToString(make([]byte, 20))})
+	wantPostError(t, doPost(s, "/bkt", bad, &postFile{name: "f", content: "two"}), m, http.StatusForbidden, "SignatureDoesNotMatch", "")
 }
 
 // TestPostObjectStreamsLargeFiles: a file above InlineThreshold becomes a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +14,11 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// postForm submits a browser-style upload: the presigned fields, then the
-// file as the last part, with net/http and mime/multipart only.
-func postForm(t *testing.T, target string, fields map[string]string, filename string, content []byte) rawResponse {
+// postForm submits a browser-style upload to node i: the presigned
+// fields, then the file as the last part. It goes through c.raw, so a 503
+// during an election is retried like any other raw request (a POST that
+// answered 503 stored nothing).
+func (c *testCluster) postForm(t *testing.T, i int, target string, fields map[string]string, filename string, content []byte) rawResponse {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -34,16 +37,11 @@ func postForm(t *testing.T, target string, fields map[string]string, filename st
 	if err := mw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, target, &body)
+	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: readAll(t, resp.Body)}
+	return c.raw(t, i, http.MethodPost, u.RequestURI(), body.String(), http.Header{"Content-Type": {mw.FormDataContentType()}}, false)
 }
 
 // presignPost builds a form with minio-go's PresignedPostPolicy against
@@ -70,61 +68,55 @@ func (c *testCluster) presignPost(t *testing.T, i int, bucket, key string, expir
 	return u.String(), fields
 }
 
-// TestPostObjectPresigned uploads through a follower with a minio-go
-// presigned POST and reads the object back from another node.
-func TestPostObjectPresigned(t *testing.T) {
+// TestPostObject: uploads through a follower with minio-go presigned POST
+// forms, read back from another node; refused forms store nothing.
+func TestPostObject(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	const bkt = "post-bkt"
 	leader := c.waitLeader()
 	mustCreateBucket(t, c.client(leader), bkt)
 	f := c.follower()
-	content := bytes.Repeat([]byte("browser upload "), 10000) // 150 KB: streamed into a blob
-	target, fields := c.presignPost(t, f, bkt, "uploads/photo.png", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
-		p.SetContentType("image/png")
-		p.SetUserMetadata("owner", "alice")
-		p.SetContentLengthRange(1, 1<<20)
+
+	t.Run("presigned upload", func(t *testing.T) {
+		content := bytes.Repeat([]byte("browser upload "), 10000) // 150 KB: streamed into a blob
+		target, fields := c.presignPost(t, f, bkt, "uploads/photo.png", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
+			p.SetContentType("image/png")
+			p.SetUserMetadata("owner", "alice")
+			p.SetContentLengthRange(1, 1<<20)
+		})
+		resp := c.postForm(t, f, target, fields, "photo.png", content)
+		if resp.Status != http.StatusNoContent {
+			t.Fatalf("POST: %d %s", resp.Status, resp.Body)
+		}
+		if resp.Header.Get("ETag") == "" || !strings.HasSuffix(resp.Header.Get("Location"), "/"+bkt+"/uploads%2Fphoto.png") {
+			t.Errorf("answer headers %v", resp.Header)
+		}
+		got, out := getBytes(t, c.client(leader), getInput(bkt, "uploads/photo.png"))
+		if !bytes.Equal(got, content) || aws.ToString(out.ContentType) != "image/png" || out.Metadata["owner"] != "alice" ||
+			aws.ToString(out.ETag) != resp.Header.Get("ETag") {
+			t.Errorf("read back %d bytes, type %q, meta %v, etag %s", len(got), aws.ToString(out.ContentType), out.Metadata, aws.ToString(out.ETag))
+		}
 	})
-	resp := postForm(t, target, fields, "photo.png", content)
-	if resp.Status != http.StatusNoContent {
-		t.Fatalf("POST: %d %s", resp.Status, resp.Body)
-	}
-	if resp.Header.Get("ETag") == "" || !strings.HasSuffix(resp.Header.Get("Location"), "/"+bkt+"/uploads%2Fphoto.png") {
-		t.Errorf("answer headers %v", resp.Header)
-	}
 
-	got, out := getBytes(t, c.client(leader), getInput(bkt, "uploads/photo.png"))
-	if !bytes.Equal(got, content) || aws.ToString(out.ContentType) != "image/png" || out.Metadata["owner"] != "alice" ||
-		aws.ToString(out.ETag) != resp.Header.Get("ETag") {
-		t.Errorf("read back %d bytes, type %q, meta %v, etag %s", len(got), aws.ToString(out.ContentType), out.Metadata, aws.ToString(out.ETag))
-	}
-}
+	t.Run("refused stores nothing", func(t *testing.T) {
+		target, fields := c.presignPost(t, f, bkt, "refused/big", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
+			p.SetContentLengthRange(1, 4)
+		})
+		wantS3Error(t, "over content-length-range", c.postForm(t, f, target, fields, "big", []byte("0123456789")), http.StatusBadRequest, "EntityTooLarge")
 
-// TestPostObjectRefusedStoresNothing: a file outside content-length-range
-// and an expired policy are refused with S3's codes, and no object appears.
-func TestPostObjectRefusedStoresNothing(t *testing.T) {
-	c := startCluster(t, 3, nil)
-	const bkt = "post-refused"
-	leader := c.waitLeader()
-	mustCreateBucket(t, c.client(leader), bkt)
-	f := c.follower()
+		target, fields = c.presignPost(t, f, bkt, "refused/late", time.Now().Add(-time.Second), nil)
+		resp := c.postForm(t, f, target, fields, "late", []byte("x"))
+		wantS3Error(t, "expired policy", resp, http.StatusForbidden, "AccessDenied")
+		if !strings.Contains(resp.Body, "Invalid according to Policy: Policy expired.") {
+			t.Errorf("expired: %s", resp.Body)
+		}
 
-	target, fields := c.presignPost(t, f, bkt, "big", time.Now().Add(time.Hour), func(p *minio.PostPolicy) {
-		p.SetContentLengthRange(1, 4)
+		list, err := c.client(leader).ListObjectsV2(ctxT(t), &s3.ListObjectsV2Input{Bucket: aws.String(bkt), Prefix: aws.String("refused/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Contents) != 0 {
+			t.Errorf("refused POSTs stored %d objects", len(list.Contents))
+		}
 	})
-	wantS3Error(t, "over content-length-range", postForm(t, target, fields, "big", []byte("0123456789")), http.StatusBadRequest, "EntityTooLarge")
-
-	target, fields = c.presignPost(t, f, bkt, "late", time.Now().Add(-time.Second), nil)
-	resp := postForm(t, target, fields, "late", []byte("x"))
-	wantS3Error(t, "expired policy", resp, http.StatusForbidden, "AccessDenied")
-	if !strings.Contains(resp.Body, "Invalid according to Policy: Policy expired.") {
-		t.Errorf("expired: %s", resp.Body)
-	}
-
-	list, err := c.client(leader).ListObjectsV2(ctxT(t), &s3.ListObjectsV2Input{Bucket: aws.String(bkt)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list.Contents) != 0 {
-		t.Errorf("refused POSTs stored %d objects", len(list.Contents))
-	}
 }
