@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -382,6 +383,12 @@ func TestLargeObjectFailedUploadsLeaveNoBlobs(t *testing.T) {
 // skips them (it removes the other garbage of the same delete) until the
 // read ends; then they go too.
 func TestLargeObjectReadSurvivesDelete(t *testing.T) {
+	// The 10 MiB the test has not read must not all fit in the node's
+	// socket send buffer (see slowReader), or the node finishes the
+	// response and releases the blobs before the delete.
+	if n := tcpSendBufferMax(t); n > 8*mib {
+		t.Skipf("net.ipv4.tcp_wmem allows a %d-byte send buffer: the node could finish the response early", n)
+	}
 	c := startCluster(t, 3, blobTimings(50*time.Millisecond, 0, 0, 0))
 	const bkt = "read-while-deleted"
 	f := c.follower()
@@ -455,4 +462,22 @@ func slowReader(endpoint string) *s3.Client {
 	}
 	hc := &http.Client{Transport: &http.Transport{DialContext: dial}}
 	return newClient(endpoint, testAccessKey, testSecretKey, func(o *s3.Options) { o.HTTPClient = hc })
+}
+
+// tcpSendBufferMax is the largest send buffer Linux autotunes a TCP
+// socket to (net.ipv4.tcp_wmem's third field), 0 where it cannot be read.
+func tcpSendBufferMax(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		t.Fatalf("tcp_wmem: %q", b)
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil {
+		t.Fatalf("tcp_wmem: %q", b)
+	}
+	return n
 }
