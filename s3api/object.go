@@ -162,6 +162,11 @@ func (s *Server) readPutBody(r *http.Request, p putBody, bucket, key string) (*o
 		if eof {
 			size = int64(n)
 		}
+		// The blob path enforces limit while it streams; a body that
+		// stays inline is held to it here.
+		if int64(n) > p.limit {
+			return nil, ErrEntityTooLarge
+		}
 	}
 	if size >= 0 && int64(len(head)) == size {
 		if err := sums.verify(head); err != nil {

@@ -195,15 +195,13 @@ func (s *Server) readPost(r *http.Request, bucket string) (*postResult, error) {
 		return nil, err
 	}
 	// content-length-range holds the actual size, counted while the file
-	// was stored, not anything the client declared.
-	if pol.hasRange && (req.Info.Size < pol.min || req.Info.Size > pol.max) {
+	// was stored, not anything the client declared: readPutBody enforced
+	// the maximum (limit), the minimum is checked once the size is known.
+	if pol.hasRange && req.Info.Size < pol.min {
 		if req.Blob != nil {
 			s.discardBlob(r, *req.Blob)
 		}
-		if req.Info.Size < pol.min {
-			return nil, ErrEntityTooSmall
-		}
-		return nil, ErrEntityTooLarge.with("Your proposed upload exceeds the maximum allowed size")
+		return nil, ErrEntityTooSmall
 	}
 	req.Info.Tags = tags
 	return &postResult{req: req, form: form}, nil
