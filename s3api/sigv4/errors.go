@@ -45,6 +45,14 @@ func (e *Error) S3Message() string { return e.Message }
 func (e *Error) S3Status() int { return e.Status }
 
 // with returns an error of e's kind carrying a more specific message.
+// signatureMismatch is ErrSignatureDoesNotMatch carrying the string the
+// server signed, which S3 returns so a client can find what differed.
+func signatureMismatch(stringToSign string) *Error {
+	e := ErrSignatureDoesNotMatch.with(ErrSignatureDoesNotMatch.Message)
+	e.StringToSign = stringToSign
+	return e
+}
+
 func (e *Error) with(msg string) *Error {
 	kind := e.kind
 	if kind == nil {

@@ -37,7 +37,7 @@ func (v *Verifier) VerifyPostV4(policy, credential, signature string) (*Auth, er
 	key := v.keys.get(cred.accessKey, secret, cred.date, cred.region, cred.service)
 	sig := sign(&key, []byte(policy))
 	if !sigEqual(&sig, signature) {
-		return nil, postMismatch(policy)
+		return nil, signatureMismatch(policy)
 	}
 	return postAuth(cred.accessKey, cred.region, v), nil
 }
@@ -53,15 +53,9 @@ func (v *Verifier) VerifyPostV2(policy, accessKey, signature string) (*Auth, err
 		return nil, ErrInvalidAccessKeyID
 	}
 	if !hmac.Equal([]byte(v2Sign(secret, policy)), []byte(signature)) {
-		return nil, postMismatch(policy)
+		return nil, signatureMismatch(policy)
 	}
 	return postAuth(accessKey, "", v), nil
-}
-
-func postMismatch(policy string) error {
-	e := ErrSignatureDoesNotMatch.with(ErrSignatureDoesNotMatch.Message)
-	e.StringToSign = policy
-	return e
 }
 
 func postAuth(accessKey, region string, v *Verifier) *Auth {

@@ -83,9 +83,7 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 		match = match || altMatch
 	}
 	if !match {
-		e := ErrSignatureDoesNotMatch.with(ErrSignatureDoesNotMatch.Message)
-		e.StringToSign = sts
-		return nil, e
+		return nil, signatureMismatch(sts)
 	}
 	a := &Auth{AccessKey: ak, Service: "s3", Time: now, Presigned: presigned, PayloadHash: UnsignedPayload}
 	if err := a.prepareBody(r); err != nil {

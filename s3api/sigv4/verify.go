@@ -434,9 +434,8 @@ func (a *Auth) check(r *http.Request, rawQuery string, presigned bool, provided 
 	if sigEqual(&sig, provided) {
 		return nil
 	}
-	e := ErrSignatureDoesNotMatch.with(ErrSignatureDoesNotMatch.Message)
+	e := signatureMismatch(string(sts))
 	e.CanonicalRequest = string(cr)
-	e.StringToSign = string(sts)
 
 	if alt, ok := reencodedPath(wire); ok {
 		cr = a.appendCanonicalRequest((*buf)[:0], r, alt, rawQuery, presigned)
