@@ -205,15 +205,17 @@ func toAPIError(err error) *APIError {
 }
 
 type errorBody struct {
-	XMLName    xml.Name `xml:"Error"`
-	Code       string   `xml:"Code"`
-	Message    string   `xml:"Message"`
-	Condition  string   `xml:"Condition,omitempty"`
-	ArgName    string   `xml:"ArgumentName,omitempty"`
-	ArgValue   *string  `xml:"ArgumentValue"`
-	BucketName string   `xml:"BucketName,omitempty"`
-	Key        string   `xml:"Key,omitempty"`
-	Resource   string   `xml:"Resource"`
-	RequestID  string   `xml:"RequestId"`
-	HostID     string   `xml:"HostId"`
+	XMLName   xml.Name `xml:"Error"`
+	Code      string   `xml:"Code"`
+	Message   string   `xml:"Message"`
+	Condition string   `xml:"Condition,omitempty"`
+	// HeadersNotSigned lists the x-amz-* headers outside a signature.
+	HeadersNotSigned string  `xml:"HeadersNotSigned,omitempty"`
+	ArgName          string  `xml:"ArgumentName,omitempty"`
+	ArgValue         *string `xml:"ArgumentValue"`
+	BucketName       string  `xml:"BucketName,omitempty"`
+	Key              string  `xml:"Key,omitempty"`
+	Resource         string  `xml:"Resource"`
+	RequestID        string  `xml:"RequestId"`
+	HostID           string  `xml:"HostId"`
 }

@@ -358,6 +358,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		RequestID:  requestID(r),
 		HostID:     s.hostID,
 	}
+	var se *sigv4.Error
+	if errors.As(err, &se) {
+		body.HeadersNotSigned = se.HeadersNotSigned
+	}
 	var d *detailedError
 	if errors.As(err, &d) {
 		body.Condition = d.condition

@@ -150,10 +150,7 @@ func TestSSECIsRefusedBeforeTheStore(t *testing.T) {
 		if strings.HasSuffix(target, "?uploads") {
 			method = http.MethodPost
 		}
-		r := signedRequest(method, target, "data")
-		r.Header.Set("X-Amz-Server-Side-Encryption-Customer-Algorithm", "AES256")
-		w := httptest.NewRecorder()
-		s.ServeHTTP(w, r)
+		w := do(s, method, target, "data", "X-Amz-Server-Side-Encryption-Customer-Algorithm", "AES256")
 		if w.Code != http.StatusNotImplemented {
 			t.Errorf("%s %s: %d %s", method, target, w.Code, w.Body)
 		}

@@ -24,6 +24,11 @@ type Error struct {
 	StringToSign     string
 	CanonicalRequest string
 
+	// HeadersNotSigned names, comma-separated, the x-amz-* headers a
+	// request carried outside its signature; set only on the
+	// ErrHeadersNotSigned kind. S3 returns it as an element of its own.
+	HeadersNotSigned string
+
 	kind *Error // the sentinel this error derives from; nil for a sentinel
 }
 
@@ -83,6 +88,14 @@ var (
 	// or Date header, or (SigV2) with an empty X-Amz-Date. S3:
 	// AccessDenied, 403.
 	ErrMissingDate = &Error{Code: "AccessDenied", Message: "AWS authentication requires a valid Date or x-amz-date header", Status: http.StatusForbidden}
+
+	// ErrHeadersNotSigned: a SigV4 request (header-signed or presigned)
+	// carries an x-amz-* header its SignedHeaders does not list. S3:
+	// AccessDenied, 403, with a HeadersNotSigned element naming them.
+	// Such a header would change what the request does (x-amz-copy-source
+	// turns a presigned PUT into a copy of any object), so it is refused,
+	// never ignored.
+	ErrHeadersNotSigned = &Error{Code: "AccessDenied", Message: "There were headers present in the request which were not signed", Status: http.StatusForbidden}
 
 	// ErrSignatureDoesNotMatch: the secret, the request or (for aws-chunked
 	// bodies) a chunk or trailer differs from what was signed. S3:
