@@ -46,6 +46,13 @@ func (v *Verifier) verifyV2(r *http.Request, query url.Values, header string) (*
 		if !now.Before(time.Unix(exp, 0)) {
 			return nil, ErrExpiredRequest
 		}
+		// A SigV2 URL names only its end, not when it was signed, so a
+		// leaked URL with an Expires decades away would work for decades.
+		// Bound what is left of it by SigV4's maximum lifetime (seven
+		// days), allowing the usual clock skew.
+		if time.Unix(exp, 0).Sub(now) > maxPresignSecs*time.Second+v.maxSkew() {
+			return nil, ErrAccessDenied.with("Expires must be at most 604800 seconds (seven days) in the future: " + query.Get("Expires"))
+		}
 		date = query.Get("Expires")
 	} else {
 		cred := strings.TrimPrefix(header, "AWS ")

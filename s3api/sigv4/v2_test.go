@@ -58,6 +58,17 @@ func TestV2PresignedRoundTripAndErrors(t *testing.T) {
 	if _, err := v.Verify(presign(http.MethodGet, "/bucket/key", time.Now().Add(-time.Minute).Unix(), testSK)); !errors.Is(err, ErrExpiredRequest) {
 		t.Fatalf("expired: %v", err)
 	}
+	// A SigV2 URL lives at most seven days (plus clock skew), like SigV4's.
+	week := 7 * 24 * time.Hour
+	if _, err := v.Verify(presign(http.MethodGet, "/bucket/key", time.Now().Add(week-time.Minute).Unix(), testSK)); err != nil {
+		t.Fatalf("six days and 23 hours: %v", err)
+	}
+	for _, far := range []time.Duration{week + time.Hour, 50 * 365 * 24 * time.Hour} {
+		_, err := v.Verify(presign(http.MethodGet, "/bucket/key", time.Now().Add(far).Unix(), testSK))
+		if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "seven days") {
+			t.Fatalf("Expires %v away: %v, want AccessDenied", far, err)
+		}
+	}
 	// A signature for one key does not open another.
 	r := presign(http.MethodGet, "/bucket/key", future, testSK)
 	r.URL.Path, r.RequestURI = "/bucket/other", "/bucket/other?"+r.URL.RawQuery
