@@ -5,7 +5,7 @@ BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
 
-.PHONY: all build run test lint unit bench bench-load bench-large bench-failover test-clients clean check check-long
+.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long
 
 all: build
 
@@ -43,6 +43,10 @@ bench-large:
 ## bench-failover: a fresh 3-node cluster of real processes (S3 on 127.0.0.1:9150-9152) with default timeouts; kills the leader 5 times and times until a write through a survivor succeeds.
 bench-failover:
 	GO=$(GO) scripts/bench-failover.sh
+
+## bench-overload: a fresh 3-node cluster (S3 on 127.0.0.1:9200-9202) with --max-in-flight 32 driven at 10x that for 60 s: share shed, p99 admitted, peak goroutines and RSS per node, leaders seen.
+bench-overload:
+	GO=$(GO) scripts/bench-overload.sh
 
 ## test-clients: install Debian's awscli, python3-boto3, s3cmd, rclone and the AWS SDK for JavaScript v3 (npm ci), then run a scripted session with each against a fresh 3-node cluster.
 test-clients: build

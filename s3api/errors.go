@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/strongboxdb/strongbox/objstore"
@@ -200,6 +201,11 @@ func toAPIError(err error) *APIError {
 		return ErrBadDigest
 	case errors.Is(err, objstore.ErrEntityTooLarge):
 		return ErrEntityTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// Last: a backend error wrapping a timeout of its own is the
+		// backend's sentinel; an unwrapped one is a request body that
+		// made no progress within BodyIdleTimeout.
+		return ErrRequestTimeout
 	}
 	return ErrInternal
 }

@@ -682,12 +682,27 @@ func (s *Server) sendBody(w http.ResponseWriter, r *http.Request, rc io.Reader, 
 	buf := *bp
 	var sent int64
 	committed := false
+	// A client that stops reading must not hold its slot (and a read hold
+	// on the blobs) for ever: each write gets a progress deadline, as
+	// each body read does.
+	ctl := http.NewResponseController(w)
+	var deadlineSet time.Time
+	defer func() {
+		if !deadlineSet.IsZero() {
+			_ = ctl.SetWriteDeadline(time.Time{})
+		}
+	}()
 	for sent < n {
 		m, err := rc.Read(buf[:min(int64(len(buf)), n-sent)])
 		if m > 0 {
 			if !committed {
 				commit()
 				committed = true
+			}
+			if now := time.Now(); now.Sub(deadlineSet) >= s.opts.BodyIdleTimeout/refreshDivisor {
+				if ctl.SetWriteDeadline(now.Add(s.opts.BodyIdleTimeout)) == nil {
+					deadlineSet = now
+				}
 			}
 			if _, werr := w.Write(buf[:m]); werr != nil {
 				// The client went away; nothing more to say to it.

@@ -11,6 +11,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,9 +104,44 @@ func (s *Server) formPost(r *http.Request) (*http.Request, bool) {
 
 // postObject serves POST Object. Every check that can fail happens before
 // the object is proposed, so a refused form stores nothing.
+//
+// Until its policy signature is verified the form is anonymous work: it
+// runs within the unauthenticated budget, and the fields before the file
+// must arrive within PostFormTimeout in total. Then it changes to a slot
+// of the signed gate, and the file is read like any signed body.
 func (s *Server) postObject(w http.ResponseWriter, r *http.Request) {
+	if !s.anon.enter(r.Context()) {
+		s.shed(w, r, ErrSlowDown)
+		return
+	}
+	anon, signed := true, false
+	defer func() {
+		if anon {
+			s.anon.leave()
+		}
+		if signed {
+			s.signed.leave()
+		}
+	}()
+	pb, _ := r.Body.(*progressBody)
+	if pb != nil {
+		pb.until = time.Now().Add(s.opts.PostFormTimeout)
+	}
+	admit := func() error {
+		if !s.signed.enter(r.Context()) {
+			return ErrSlowDown
+		}
+		signed = true
+		s.anon.leave()
+		anon = false
+		if pb != nil {
+			pb.until = time.Time{}
+			pb.lastSet = time.Time{}
+		}
+		return nil
+	}
 	bucket, _ := pathVars(r)
-	res, err := s.readPost(r, bucket)
+	res, err := s.readPost(r, bucket, admit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -129,7 +165,7 @@ type postResult struct {
 // readPost checks the form in S3's order (enclosure type, required
 // fields, signature, policy document, expiration, conditions) and reads the
 // file.
-func (s *Server) readPost(r *http.Request, bucket string) (*postResult, error) {
+func (s *Server) readPost(r *http.Request, bucket string, admit func() error) (*postResult, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return nil, &detailedError{APIError: ErrPreconditionFailed, condition: "Bucket POST must be of the enclosure-type multipart/form-data"}
@@ -181,6 +217,9 @@ func (s *Server) readPost(r *http.Request, bucket string) (*postResult, error) {
 	}
 	header, tags, err := form.objectHeader()
 	if err != nil {
+		return nil, err
+	}
+	if err := admit(); err != nil {
 		return nil, err
 	}
 	limit := s.opts.MaxObjectSize
@@ -394,10 +433,7 @@ func readPostForm(mr *multipart.Reader, lim *preDataReader) (*postForm, *multipa
 			return form, nil, nil
 		}
 		if err != nil {
-			if lim.tripped {
-				return nil, nil, ErrMaxPostPreDataLength
-			}
-			return nil, nil, ErrMalformedPOSTRequest
+			return nil, nil, formReadError(err, lim)
 		}
 		// FormName is empty unless the part is form-data with a name:
 		// such a part is neither a field nor the file, and S3 refuses
@@ -412,10 +448,7 @@ func readPostForm(mr *multipart.Reader, lim *preDataReader) (*postForm, *multipa
 		}
 		v, err := io.ReadAll(io.LimitReader(part, int64(maxPostPreData-used+1)))
 		if err != nil {
-			if lim.tripped {
-				return nil, nil, ErrMaxPostPreDataLength
-			}
-			return nil, nil, ErrMalformedPOSTRequest
+			return nil, nil, formReadError(err, lim)
 		}
 		used += len(name) + len(v)
 		if used > maxPostPreData {
@@ -423,6 +456,19 @@ func readPostForm(mr *multipart.Reader, lim *preDataReader) (*postForm, *multipa
 		}
 		form.add(name, string(v))
 	}
+}
+
+// formReadError names why the fields before the file could not be read:
+// too many of them, a client that stopped sending (PostFormTimeout or the
+// body's idle deadline), or a form that does not parse.
+func formReadError(err error, lim *preDataReader) error {
+	switch {
+	case lim.tripped:
+		return ErrMaxPostPreDataLength
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ErrRequestTimeout
+	}
+	return ErrMalformedPOSTRequest
 }
 
 // postFileName returns the name the client gave the file, without any

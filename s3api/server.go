@@ -110,9 +110,27 @@ type Options struct {
 	// (Backend.StoreBlob) and never held in memory. Default 64 KiB; at
 	// most MaxObjectSize. Parts of multipart uploads are always blobs.
 	InlineThreshold int64
-	// MaxInFlight bounds concurrent S3 requests on this node; beyond it the
-	// node answers 503 SlowDown at once instead of queueing. Default 256.
+	// MaxInFlight bounds concurrent authenticated S3 requests on this
+	// node. Default 256. See admission.go.
 	MaxInFlight int
+	// AdmissionQueue bounds how many authenticated requests may wait for
+	// a slot, and AdmissionWait how long each may wait, before the node
+	// answers 503 SlowDown. Defaults MaxInFlight and 2s; a negative
+	// AdmissionQueue sheds at once.
+	AdmissionQueue int
+	AdmissionWait  time.Duration
+	// MaxUnauthenticated bounds concurrent unauthenticated work: CORS
+	// preflights and lookups, health checks, POST Object forms before
+	// their policy is verified. Shed at once when full. Default 64.
+	MaxUnauthenticated int
+	// BodyIdleTimeout is the progress deadline of every request body
+	// read: a client that sends nothing for this long gets 400
+	// RequestTimeout. Default 30s.
+	BodyIdleTimeout time.Duration
+	// PostFormTimeout bounds, in total, how long an unauthenticated POST
+	// Object form may take to deliver the fields before its file (at most
+	// 20 KB). Default 30s.
+	PostFormTimeout time.Duration
 	// RequestTimeout bounds how long one request may wait on the cluster
 	// (leader election, quorum) before the client gets 503. Default 10s.
 	RequestTimeout time.Duration
@@ -127,7 +145,8 @@ type Server struct {
 	opts    Options
 	router  *mux.Router
 	auth    *sigv4.Verifier
-	slots   chan struct{}
+	signed  *gate // authenticated requests
+	anon    *gate // unauthenticated work
 	hostID  string
 }
 
@@ -150,6 +169,21 @@ func New(backend Backend, opts Options) *Server {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 256
 	}
+	if opts.AdmissionQueue == 0 {
+		opts.AdmissionQueue = opts.MaxInFlight
+	}
+	if opts.AdmissionWait <= 0 {
+		opts.AdmissionWait = 2 * time.Second
+	}
+	if opts.MaxUnauthenticated <= 0 {
+		opts.MaxUnauthenticated = 64
+	}
+	if opts.BodyIdleTimeout <= 0 {
+		opts.BodyIdleTimeout = 30 * time.Second
+	}
+	if opts.PostFormTimeout <= 0 {
+		opts.PostFormTimeout = 30 * time.Second
+	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 10 * time.Second
 	}
@@ -163,7 +197,8 @@ func New(backend Backend, opts Options) *Server {
 		backend: backend,
 		opts:    opts,
 		auth:    &sigv4.Verifier{Lookup: opts.Credentials, Now: opts.Now},
-		slots:   make(chan struct{}, opts.MaxInFlight),
+		signed:  newGate(opts.MaxInFlight, opts.AdmissionQueue, opts.AdmissionWait),
+		anon:    newGate(opts.MaxUnauthenticated, 0, 0),
 		hostID:  randomHex(24),
 	}
 	s.auth.HostBucket = s.hostBucket
@@ -175,9 +210,10 @@ type ctxKey int
 
 const requestIDKey ctxKey = 0
 
-// ServeHTTP is the single entry point: request ID, load shedding, panic
+// ServeHTTP is the single entry point: request ID, admission, panic
 // containment and authentication happen here, before routing, so no handler
-// can forget them.
+// can forget them. Unauthenticated work and signed requests are admitted
+// through separate gates (admission.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := randomHex(8)
 	h := w.Header()
@@ -192,14 +228,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), requestIDKey, reqID)
 	r = r.WithContext(ctx)
-
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		s.writeError(w, r, ErrSlowDown)
-		return
-	}
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -209,29 +237,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, ErrInternal)
 		}
 	}()
+	s.withBodyDeadline(w, r)
 
 	if r.URL.Path == "/_strongbox/health" && s.opts.Health != nil {
-		s.opts.Health.ServeHTTP(w, r)
+		s.anonymous(w, r, s.opts.Health.ServeHTTP)
 		return
 	}
 	// CORS (cors.go): browsers send preflights unsigned, and read an actual
 	// response (error or not) only if it carries the CORS headers.
 	if r.Method == http.MethodOptions {
-		s.preflight(w, r)
+		s.anonymous(w, r, s.preflight)
 		return
 	}
-	s.setCORSHeaders(w, r)
+	if r.Header.Get("Origin") != "" && s.anon.enter(ctx) {
+		// Under overload the headers are left off: the browser then sees
+		// an opaque failure rather than the node queueing anonymous work.
+		s.setCORSHeaders(w, r)
+		s.anon.leave()
+	}
 	// A browser-based upload (POST Object, post.go) is authenticated by
-	// the policy signature in its form, not by the request.
+	// the policy signature in its form, not by the request; it moves to
+	// the signed gate once that is verified.
 	if fr, ok := s.formPost(r); ok {
 		s.postObject(w, fr)
 		return
 	}
 	auth, err := s.auth.Verify(r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.shed(w, r, err)
 		return
 	}
+	if !s.signed.enter(ctx) {
+		s.shed(w, r, ErrSlowDown)
+		return
+	}
+	defer s.signed.leave()
 	if auth.Presigned {
 		hoistQueryHeaders(r)
 	}
@@ -243,6 +283,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// covers the path the client sent.
 	s.hostToPath(r)
 	s.router.ServeHTTP(w, r)
+}
+
+// anonymous serves unauthenticated work within its own budget, shedding
+// at once when it is spent.
+func (s *Server) anonymous(w http.ResponseWriter, r *http.Request, serve http.HandlerFunc) {
+	if !s.anon.enter(r.Context()) {
+		s.shed(w, r, ErrSlowDown)
+		return
+	}
+	defer s.anon.leave()
+	serve(w, r)
 }
 
 // presignParams are the x-amz-* query parameters of SigV4 presigning

@@ -28,9 +28,27 @@ type Config struct {
 	// ["localhost"].
 	Domains       []string
 	MaxObjectSize int64
-	MaxInFlight   int
-	Logger        *slog.Logger
+	// Admission bounds (s3api.Options; zero picks the defaults).
+	MaxInFlight        int
+	AdmissionQueue     int
+	AdmissionWait      time.Duration
+	MaxUnauthenticated int
+	BodyIdleTimeout    time.Duration
+	PostFormTimeout    time.Duration
+	// MaxConnections bounds open S3 connections; past it a new one gets
+	// 503 SlowDown (plain HTTP) or is closed (TLS). Default 4096.
+	MaxConnections int
+	Logger         *slog.Logger
 }
+
+// Header-reading bounds of the S3 listener. S3 limits a request's headers
+// to 8 KB and user metadata to 2 KB; 64 KiB leaves room for long presigned
+// URLs (the request line counts) without letting each connection buffer
+// Go's default megabyte.
+const (
+	maxHeaderBytes    = 64 << 10
+	readHeaderTimeout = 10 * time.Second
+)
 
 // Instance is a running process: node plus S3 endpoint.
 type Instance struct {
@@ -54,6 +72,10 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: S3 listener: %w", err)
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 4096
+	}
+	ln = newLimitListener(ln, cfg.MaxConnections, cfg.TLS == nil)
 	scheme := "http"
 	if cfg.TLS != nil {
 		scheme = "https"
@@ -69,15 +91,20 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		return nil, err
 	}
 	api := s3api.New(n, s3api.Options{
-		Credentials:    staticCredentials(cfg.AccessKey, cfg.SecretKey),
-		AdminAccessKey: cfg.AccessKey,
-		Admin:          n.AdminHandler(),
-		Health:         n.HealthHandler(),
-		Region:         cfg.Region,
-		Domains:        cfg.Domains,
-		MaxObjectSize:  cfg.MaxObjectSize,
-		MaxInFlight:    cfg.MaxInFlight,
-		Logger:         cfg.Logger,
+		Credentials:        staticCredentials(cfg.AccessKey, cfg.SecretKey),
+		AdminAccessKey:     cfg.AccessKey,
+		Admin:              n.AdminHandler(),
+		Health:             n.HealthHandler(),
+		Region:             cfg.Region,
+		Domains:            cfg.Domains,
+		MaxObjectSize:      cfg.MaxObjectSize,
+		MaxInFlight:        cfg.MaxInFlight,
+		AdmissionQueue:     cfg.AdmissionQueue,
+		AdmissionWait:      cfg.AdmissionWait,
+		MaxUnauthenticated: cfg.MaxUnauthenticated,
+		BodyIdleTimeout:    cfg.BodyIdleTimeout,
+		PostFormTimeout:    cfg.PostFormTimeout,
+		Logger:             cfg.Logger,
 	})
 	inst := &Instance{
 		Node:   n,
@@ -86,7 +113,8 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		done:   make(chan error, 1),
 		s3: &http.Server{
 			Handler:           api,
-			ReadHeaderTimeout: 30 * time.Second,
+			ReadHeaderTimeout: readHeaderTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
 			IdleTimeout:       2 * time.Minute,
 			TLSConfig:         cfg.TLS.Clone(), // ServeTLS mutates its config; nodes may share one
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),

@@ -26,17 +26,21 @@ import (
 // benchResult is one workload's figures; the JSON form is the last line of
 // output so scripts can collect it.
 type benchResult struct {
-	Target      string  `json:"target"`
-	Op          string  `json:"op"`
-	Size        int     `json:"size"`
-	Concurrency int     `json:"concurrency"`
-	Ops         int     `json:"ops"`
-	Errors      int64   `json:"errors"`
-	Seconds     float64 `json:"seconds"`
-	OpsPerSec   float64 `json:"ops_per_sec"`
-	P50ms       float64 `json:"p50_ms"`
-	P99ms       float64 `json:"p99_ms"`
-	Ratio       float64 `json:"ratio_to_ceiling,omitempty"`
+	Target      string `json:"target"`
+	Op          string `json:"op"`
+	Size        int    `json:"size"`
+	Concurrency int    `json:"concurrency"`
+	Ops         int    `json:"ops"`
+	Errors      int64  `json:"errors"`
+	// Shed counts 503 SlowDown answers (also counted in Errors): the node
+	// refused the request under load, as it should past its bounds.
+	Shed      int64   `json:"shed"`
+	ShedShare float64 `json:"shed_share"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	Ratio     float64 `json:"ratio_to_ceiling,omitempty"`
 }
 
 // runBench is the project's load tool. It drives PUT or GET of fixed-size
@@ -54,7 +58,7 @@ func runBench(args []string) error {
 		dur                                     time.Duration
 		ceiling                                 bool
 	)
-	e.String(&endpoint, "endpoint", "STRONGBOX_ENDPOINT", "http://127.0.0.1:9000", "S3 endpoint to load")
+	e.String(&endpoint, "endpoint", "STRONGBOX_ENDPOINT", "http://127.0.0.1:9000", "S3 endpoint to load; several, comma-separated, share the clients round robin")
 	e.String(&op, "op", "STRONGBOX_BENCH_OP", "put", "operation: put or get")
 	e.String(&bucket, "bucket", "STRONGBOX_BENCH_BUCKET", "bench", "bucket (created if missing)")
 	e.Int(&size, "size", "STRONGBOX_BENCH_SIZE", 4096, "object size in bytes")
@@ -122,6 +126,9 @@ func runBench(args []string) error {
 func printResult(r *benchResult) {
 	fmt.Printf("%-28s %s %dB c=%-3d %8.0f ops/s  p50 %6.2f ms  p99 %6.2f ms  ops %d  errors %d",
 		r.Target, r.Op, r.Size, r.Concurrency, r.OpsPerSec, r.P50ms, r.P99ms, r.Ops, r.Errors)
+	if r.Shed > 0 {
+		fmt.Printf(" (%d SlowDown, %.1f%% of answers)", r.Shed, r.ShedShare*100)
+	}
 	if r.Ratio > 0 {
 		fmt.Printf("  (%.0f%% of ceiling)", r.Ratio*100)
 	}
@@ -143,6 +150,9 @@ func (w *workload) request(ctx context.Context, endpoint, method, path string, b
 	return req, nil
 }
 
+// errShed is a 503 answer: the node shed the request.
+var errShed = errors.New("503 SlowDown")
+
 func (w *workload) do(client *http.Client, req *http.Request) error {
 	resp, err := client.Do(req)
 	if err != nil {
@@ -150,13 +160,18 @@ func (w *workload) do(client *http.Client, req *http.Request) error {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return errShed
+	}
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
 	}
 	return nil
 }
 
-func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResult, error) {
+func (w *workload) run(ctx context.Context, endpointList, label string) (*benchResult, error) {
+	endpoints := strings.Split(endpointList, ",")
+	endpoint := endpoints[0]
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: w.conc * 2, MaxConnsPerHost: w.conc * 2}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	payload := make([]byte, w.size)
@@ -194,6 +209,7 @@ func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResul
 	var (
 		next   atomic.Int64
 		errs   atomic.Int64
+		shed   atomic.Int64
 		mu     sync.Mutex
 		lats   []time.Duration
 		wg     sync.WaitGroup
@@ -202,6 +218,7 @@ func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResul
 	)
 	for c := 0; c < w.conc; c++ {
 		wg.Add(1)
+		endpoint := endpoints[c%len(endpoints)]
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 1024)
@@ -221,6 +238,9 @@ func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResul
 				t0 := time.Now()
 				if err := w.do(client, req); err != nil {
 					errs.Add(1)
+					if err == errShed {
+						shed.Add(1)
+					}
 					continue
 				}
 				local = append(local, time.Since(t0))
@@ -242,6 +262,7 @@ func (w *workload) run(ctx context.Context, endpoint, label string) (*benchResul
 	return &benchResult{
 		Target: label, Op: w.op, Size: w.size, Concurrency: w.conc,
 		Ops: len(lats), Errors: errs.Load(), Seconds: elapsed,
+		Shed: shed.Load(), ShedShare: float64(shed.Load()) / max(1, float64(len(lats))+float64(errs.Load())),
 		OpsPerSec: float64(len(lats)) / elapsed, P50ms: pct(0.50), P99ms: pct(0.99),
 	}, nil
 }

@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/strongboxdb/strongbox/s3api/sigv4"
+	"github.com/strongboxdb/strongbox/server"
+)
+
+// trickle opens a connection to addr and sends the head of a request plus
+// a first part of its body, then stops: a client that never finishes.
+func trickle(t *testing.T, addr, head, body string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, head+"\r\n"+body); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// readResponse reads one HTTP response from conn, or fails after limit.
+func readResponse(t *testing.T, conn net.Conn, limit time.Duration) (*http.Response, string) {
+	t.Helper()
+	_ = conn.SetReadDeadline(time.Now().Add(limit))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response within %v: %v", limit, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// postFormHead is the start of an anonymous POST Object request whose form
+// is much longer than what is sent.
+func postFormHead(addr, bucket string) string {
+	return "POST /" + bucket + " HTTP/1.1\r\nHost: " + addr +
+		"\r\nContent-Type: multipart/form-data; boundary=xyz\r\nContent-Length: 100000\r\n"
+}
+
+// TestAnonymousWorkCannotStarveSignedRequests: anonymous POST forms that
+// trickle their fields take only the unauthenticated budget; signed
+// requests keep being served, and a form that stops sending is cut off by
+// its deadline.
+func TestAnonymousWorkCannotStarveSignedRequests(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *server.Config) {
+		cfg.MaxInFlight = 4
+		cfg.MaxUnauthenticated = 2
+		cfg.PostFormTimeout = 2 * time.Second
+	})
+	cl := c.client(0)
+	mustCreateBucket(t, cl, "forms")
+	addr := strings.TrimPrefix(c.nodes[0].S3URL(), "http://")
+
+	// Twice as many tricklers as there are in-flight slots: before the
+	// signed and anonymous gates were split, they took every slot.
+	var conns []net.Conn
+	for i := 0; i < 8; i++ {
+		conns = append(conns, trickle(t, addr, postFormHead(addr, "forms"), "--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk"))
+	}
+	// The ones past the anonymous budget are shed at once.
+	shed := 0
+	for _, conn := range conns[2:] {
+		resp, body := readResponse(t, conn, 10*time.Second)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "<Code>SlowDown</Code>") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("anonymous form past the budget: %d %s", resp.StatusCode, body)
+		}
+		shed++
+	}
+	// Signed requests are served while the first two still hold their
+	// anonymous slots.
+	for i := 0; i < 8; i++ {
+		if _, err := cl.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String("forms"), Key: aws.String(fmt.Sprint("k", i)), Body: strings.NewReader("v")}); err != nil {
+			t.Fatalf("signed PUT %d while anonymous forms trickle: %v", i, err)
+		}
+	}
+	// The two admitted forms run out of time: 400 RequestTimeout.
+	for _, conn := range conns[:2] {
+		resp, body := readResponse(t, conn, 20*time.Second)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<Code>RequestTimeout</Code>") {
+			t.Fatalf("stalled form: %d %s", resp.StatusCode, body)
+		}
+	}
+	t.Logf("%d anonymous forms shed, 2 timed out, 8 signed PUTs served", shed)
+}
+
+// TestStalledBodyTimesOut: a signed PUT whose body stops arriving gets
+// 400 RequestTimeout after the idle deadline and gives its slot back.
+func TestStalledBodyTimesOut(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *server.Config) {
+		cfg.MaxInFlight = 1
+		cfg.AdmissionQueue = -1 // shed at once: the slot must really be free
+		cfg.BodyIdleTimeout = time.Second
+	})
+	cl := c.client(0)
+	mustCreateBucket(t, cl, "stall")
+	addr := strings.TrimPrefix(c.nodes[0].S3URL(), "http://")
+
+	req, err := http.NewRequest(http.MethodPut, c.nodes[0].S3URL()+"/stall/obj", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 1000
+	sigv4.Sign(req, testAccessKey, testSecretKey, "us-east-1", sigv4.UnsignedPayload, time.Now())
+	var head strings.Builder
+	fmt.Fprintf(&head, "PUT /stall/obj HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000\r\n", addr)
+	for k, vs := range req.Header {
+		fmt.Fprintf(&head, "%s: %s\r\n", k, vs[0])
+	}
+	conn := trickle(t, addr, head.String(), "only ten b")
+	resp, body := readResponse(t, conn, 20*time.Second)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<Code>RequestTimeout</Code>") {
+		t.Fatalf("stalled signed PUT: %d %s", resp.StatusCode, body)
+	}
+	// The only slot is free again.
+	if _, err := cl.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String("stall"), Key: aws.String("next"), Body: strings.NewReader("v")}); err != nil {
+		t.Fatalf("PUT after the stalled one timed out: %v", err)
+	}
+	if _, err := cl.HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String("stall"), Key: aws.String("obj")}); err == nil {
+		t.Fatal("the stalled PUT stored an object")
+	}
+}
+
+// TestConnectionLimit: past MaxConnections a new connection is answered
+// 503 SlowDown at once instead of growing the node's connections.
+func TestConnectionLimit(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *server.Config) { cfg.MaxConnections = 3 })
+	addr := strings.TrimPrefix(c.nodes[0].S3URL(), "http://")
+	// Three idle keep-alive connections hold every place. Each is known to
+	// be accepted once it answered a request.
+	for i := 0; i < 3; i++ {
+		conn := trickle(t, addr, "GET /_strongbox/health HTTP/1.1\r\nHost: "+addr+"\r\n", "")
+		if resp, _ := readResponse(t, conn, 10*time.Second); resp.StatusCode != http.StatusOK {
+			t.Fatalf("health on connection %d: %d", i, resp.StatusCode)
+		}
+	}
+	conn := trickle(t, addr, "GET /_strongbox/health HTTP/1.1\r\nHost: "+addr+"\r\n", "")
+	resp, body := readResponse(t, conn, 10*time.Second)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "<Code>SlowDown</Code>") || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("connection past the limit: %d %s", resp.StatusCode, body)
+	}
+}
