@@ -47,6 +47,7 @@ var (
 	ErrKeyTooLong                 = &APIError{"KeyTooLongError", "Your key is too long", http.StatusBadRequest}
 	ErrMalformedXML               = &APIError{"MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", http.StatusBadRequest}
 	ErrMetadataTooLarge           = &APIError{"MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", http.StatusBadRequest}
+	ErrHeaderSectionTooLarge      = &APIError{"RequestHeaderSectionTooLarge", "Your request header section exceeds the maximum allowed size.", http.StatusBadRequest}
 	ErrMethodNotAllowed           = &APIError{"MethodNotAllowed", "The specified method is not allowed against this resource.", http.StatusMethodNotAllowed}
 	ErrMissingContentLength       = &APIError{"MissingContentLength", "You must provide the Content-Length HTTP header.", http.StatusLengthRequired}
 	ErrNoSuchBucket               = &APIError{"NoSuchBucket", "The specified bucket does not exist", http.StatusNotFound}

@@ -238,6 +238,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	s.withBodyDeadline(w, r)
+	if headerBytes(r.Header) > maxHeaderSection {
+		s.shed(w, r, ErrHeaderSectionTooLarge)
+		return
+	}
 
 	if r.URL.Path == "/_strongbox/health" && s.opts.Health != nil {
 		s.anonymous(w, r, s.opts.Health.ServeHTTP)
@@ -283,6 +287,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// covers the path the client sent.
 	s.hostToPath(r)
 	s.router.ServeHTTP(w, r)
+}
+
+// maxHeaderSection is S3's limit on a request's headers ("The PUT request
+// header is limited to 8 KB in size"). The HTTP server refuses far larger
+// ones before they reach the handler; this gives S3's own answer to the
+// rest.
+const maxHeaderSection = 8 << 10
+
+// headerBytes is the size of h as sent: "Name: value\r\n" per line.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // anonymous serves unauthenticated work within its own budget, shedding

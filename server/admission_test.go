@@ -154,3 +154,20 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatalf("connection past the limit: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestOversizedHeaders: a header section past S3's 8 KB gets S3's answer;
+// one far past it is refused by the HTTP server before any handler runs,
+// so a client cannot make a node buffer megabytes of headers.
+func TestOversizedHeaders(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	big := http.Header{"X-Amz-Meta-Big": {strings.Repeat("a", 9<<10)}}
+	resp := c.raw(t, 0, http.MethodGet, "/", "", big, true)
+	wantS3Error(t, "9 KiB of headers", resp, http.StatusBadRequest, "RequestHeaderSectionTooLarge")
+
+	addr := strings.TrimPrefix(c.nodes[0].S3URL(), "http://")
+	conn := trickle(t, addr, "GET / HTTP/1.1\r\nHost: "+addr+"\r\nX-Huge: "+strings.Repeat("a", 1<<20)+"\r\n", "")
+	r, _ := readResponse(t, conn, 10*time.Second)
+	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("1 MiB of headers: %d", r.StatusCode)
+	}
+}
