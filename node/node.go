@@ -46,6 +46,11 @@ type Node struct {
 	clockMu  sync.Mutex
 	lastTime int64
 
+	// failure is set, and failed closed, when the state machine's store
+	// failed and the node took itself out of service (failure.go).
+	failure atomic.Pointer[error]
+	failed  chan struct{}
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -64,7 +69,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, closed: make(chan struct{})}
+	n := &Node{cfg: cfg, closed: make(chan struct{}), failed: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -134,7 +139,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	n.blob = newBlobService(n)
 
 	n.rpc = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second, ConnContext: transport.ConnContext}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		_ = n.rpc.Serve(n.mux.HTTPListener())
@@ -142,6 +147,10 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	go func() {
 		defer n.wg.Done()
 		n.watchLeadership()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.watchStateMachine()
 	}()
 
 	switch {
@@ -220,15 +229,7 @@ func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		if n.raft.State() == raft.Leader && len(n.voters()) > 1 {
-			f := n.raft.LeadershipTransfer()
-			done := make(chan struct{})
-			go func() { _ = f.Error(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(2 * n.cfg.ElectionTimeout):
-			}
-		}
+		n.handOffLeadership()
 		close(n.closed)
 		err = n.closeResources()
 		n.wg.Wait()
