@@ -29,6 +29,11 @@ const maxForwardAttempts = 5
 // objstore.ErrUnavailable when the outcome is unknown or no leader could
 // be reached in time.
 func (n *Node) propose(ctx context.Context, cmd *raftfsm.Command) (*raftfsm.Result, error) {
+	if err := n.Failure(); err != nil {
+		// Forwarding would still work, but a node that cannot apply the
+		// log must not look healthy to its clients (failure.go).
+		return nil, err
+	}
 	data := cmd.Marshal()
 	for attempt := 0; ; attempt++ {
 		var res *raftfsm.Result
@@ -61,8 +66,9 @@ func (n *Node) propose(ctx context.Context, cmd *raftfsm.Command) (*raftfsm.Resu
 
 // applyLocal stamps an encoded command with the leader's clock, in place,
 // and applies it. The returned error is errNotLeader (not appended, safe to
-// retry), objstore.ErrUnavailable (outcome unknown) or nil;
-// application-level failures travel inside the Result.
+// retry), objstore.ErrUnavailable (outcome unknown, including an entry
+// committed that this node's failed state machine could not apply) or
+// nil; application-level failures travel inside the Result.
 func (n *Node) applyLocal(data []byte) (*raftfsm.Result, error) {
 	if err := raftfsm.SetTime(data, n.now()); err != nil {
 		return nil, err
@@ -74,6 +80,9 @@ func (n *Node) applyLocal(data []byte) (*raftfsm.Result, error) {
 	res, ok := f.Response().(*raftfsm.Result)
 	if !ok {
 		return nil, fmt.Errorf("node: unexpected state machine response %T", f.Response())
+	}
+	if err := unappliedError(res); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -244,6 +244,9 @@ func (n *Node) BlobStats() blobstore.Stats {
 // from this node and, best-effort, from the peers; the orphan collection
 // (CollectBlobs) removes any copy that a peer could not be told about.
 func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...checksum.Algorithm) (BlobRef, error) {
+	if err := n.Failure(); err != nil {
+		return BlobRef{}, err // the proposal that would reference it cannot succeed
+	}
 	b := n.blobs()
 	if !b.enter() {
 		return BlobRef{}, b.unavailable()
@@ -1146,6 +1149,9 @@ type CollectResult struct {
 // garbage list removes them sooner (see blobstore's package doc).
 func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool, olderThan time.Duration) (CollectResult, error) {
 	var res CollectResult
+	if err := n.Failure(); err != nil {
+		return res, err // the state machine's view of references stopped advancing
+	}
 	b := n.blobs()
 	if !b.enter() {
 		return res, b.unavailable()

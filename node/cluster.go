@@ -218,10 +218,16 @@ type ClusterStatus struct {
 }
 
 // selfStatus reports this node's own Raft state. AppliedIndex is the state
-// machine's, which is what reads wait on.
+// machine's, which is what reads wait on. Error is set once the node is
+// out of service (Failure).
 func (n *Node) selfStatus() MemberStatus {
 	_, leader := n.raft.LeaderWithID()
+	var failure string
+	if err := n.Failure(); err != nil {
+		failure = err.Error()
+	}
 	return MemberStatus{
+		Error:             failure,
 		ID:                n.cfg.ID,
 		ClusterAddr:       n.advertise,
 		S3URL:             n.cfg.S3URL,
@@ -345,12 +351,13 @@ func (n *Node) AdminHandler() http.Handler {
 }
 
 // HealthHandler answers unauthenticated liveness probes: 200 with this
-// node's state when it knows a leader, 503 while it does not.
+// node's state when it knows a leader, 503 while it does not and, with the
+// reason in "error", once its state machine has failed (Failed).
 func (n *Node) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s := n.selfStatus()
 		w.Header().Set("Content-Type", "application/json")
-		if s.Leader == "" {
+		if s.Leader == "" || s.Error != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(struct {
@@ -358,6 +365,7 @@ func (n *Node) HealthHandler() http.Handler {
 			State   string `json:"state"`
 			Leader  string `json:"leader"`
 			Applied uint64 `json:"applied_index"`
-		}{s.ID, s.State, s.Leader, s.AppliedIndex})
+			Error   string `json:"error,omitempty"`
+		}{s.ID, s.State, s.Leader, s.AppliedIndex, s.Error})
 	})
 }

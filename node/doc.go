@@ -22,7 +22,22 @@
 //
 // Restart: the state machine persists its applied index with its data, so
 // raft runs with NoSnapshotRestoreOnStart and a restart does not rebuild
-// the store (see raftfsm).
+// the store (see raftfsm). Start restores the newest snapshot first when
+// the state machine is behind it, and refuses to start when the state
+// machine is ahead of the Raft log and snapshots (raft/ lost or replaced):
+// the error names both directories and the remedies (restore raft/, or
+// remove fsm/ too and rejoin or bootstrap empty).
+//
+// Store failure: when the state machine's store fails
+// (raftfsm.ErrStoreFailed: disk full, I/O error) the node takes itself out
+// of service (failure.go). Every request it receives, pending or new,
+// answers objstore.ErrUnavailable, a retryable 503: a write that was
+// committed but could not be applied here has an unknown outcome on this
+// node, never a definite failure. It hands leadership to a peer, shuts
+// Raft down so the other members go on without it, reports unhealthy and
+// logs one error line saying a restart is needed; Failed and Failure let
+// the process exit (cmd/strongbox does, non-zero, for a supervisor to
+// restart it). A restart resumes from the last durably applied entry.
 //
 // Membership: a new data directory without Join bootstraps a single-node
 // cluster; with Join it asks a member (which relays to the leader) to add

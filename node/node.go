@@ -46,6 +46,11 @@ type Node struct {
 	clockMu  sync.Mutex
 	lastTime int64
 
+	// failure is set, and failed closed, when the state machine's store
+	// failed and the node took itself out of service (failure.go).
+	failure atomic.Pointer[error]
+	failed  chan struct{}
+
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
@@ -64,7 +69,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, fmt.Errorf("node: create data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, closed: make(chan struct{})}
+	n := &Node{cfg: cfg, closed: make(chan struct{}), failed: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -79,7 +84,8 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	n.advertise = n.mux.AdvertiseAddr().String()
 	n.client = n.mux.HTTPClient()
 
-	if n.fsm, err = raftfsm.Open(filepath.Join(cfg.DataDir, "fsm")); err != nil {
+	fsmDir := filepath.Join(cfg.DataDir, "fsm")
+	if n.fsm, err = raftfsm.Open(fsmDir); err != nil {
 		return nil, fmt.Errorf("node: open state machine: %w", err)
 	}
 	// The log store is append-and-truncate: skipping the freelist write on
@@ -93,6 +99,9 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("node: snapshot store: %w", err)
+	}
+	if err := refuseStateMachineAhead(n.fsm, n.logStore, snaps, fsmDir, raftDir); err != nil {
+		return nil, err
 	}
 	if err := catchUpFromSnapshot(n.fsm, snaps, cfg); err != nil {
 		return nil, err
@@ -134,7 +143,7 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	n.blob = newBlobService(n)
 
 	n.rpc = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second, ConnContext: transport.ConnContext}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		_ = n.rpc.Serve(n.mux.HTTPListener())
@@ -142,6 +151,10 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	go func() {
 		defer n.wg.Done()
 		n.watchLeadership()
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.watchStateMachine()
 	}()
 
 	switch {
@@ -161,6 +174,38 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	n.startBlobMaintenance()
 	ok = true
 	return n, nil
+}
+
+// refuseStateMachineAhead fails when the state machine has applied
+// entries that neither the Raft log nor a snapshot holds. The state
+// machine's applied index can never pass the local log's last index, so
+// this means raft's directory was lost or replaced (by an older backup, or
+// a fresh one). Started like that, the node would bootstrap or join with a
+// log whose first entries the state machine skips as already applied:
+// writes acknowledged but never stored.
+func refuseStateMachineAhead(fsm *raftfsm.FSM, logs raft.LogStore, snaps raft.SnapshotStore, fsmDir, raftDir string) error {
+	last, err := logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("node: read raft log: %w", err)
+	}
+	metas, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("node: list snapshots: %w", err)
+	}
+	if len(metas) > 0 {
+		last = max(last, metas[0].Index)
+	}
+	applied := fsm.AppliedIndex()
+	if applied <= last {
+		return nil
+	}
+	return fmt.Errorf("node: refusing to start: the state machine in %s has applied the Raft log up to index %d, "+
+		"but the Raft log and snapshots in %s end at index %d (lost, or restored from an older backup); "+
+		"starting would silently skip the first %d entries of the log from now on. "+
+		"Either restore %s from the same backup as %s, or remove %s as well to start this node empty: "+
+		"if it is a member of a cluster, start it with join addresses (--join) so it catches up from the other members; "+
+		"otherwise it bootstraps a new, empty cluster",
+		fsmDir, applied, raftDir, last, applied-last, raftDir, fsmDir, fsmDir)
 }
 
 // catchUpFromSnapshot restores the state machine from the newest Raft
@@ -220,15 +265,7 @@ func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		if n.raft.State() == raft.Leader && len(n.voters()) > 1 {
-			f := n.raft.LeadershipTransfer()
-			done := make(chan struct{})
-			go func() { _ = f.Error(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(2 * n.cfg.ElectionTimeout):
-			}
-		}
+		n.handOffLeadership()
 		close(n.closed)
 		err = n.closeResources()
 		n.wg.Wait()

@@ -21,6 +21,9 @@ import (
 // leader's commit index after the leader confirms it still leads, then
 // wait for the local state machine to apply up to it.
 func (n *Node) readBarrier(ctx context.Context) error {
+	if err := n.Failure(); err != nil {
+		return err
+	}
 	if n.cfg.UnsafeLocalReads {
 		return nil
 	}

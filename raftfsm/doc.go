@@ -110,7 +110,9 @@
 // bbolt has no savepoints, so each command is fully checked before its
 // first write; only a storage fault can fail after that, and it aborts the
 // whole batch and stops the FSM (ErrStoreFailed) rather than let this
-// replica diverge from the log.
+// replica diverge from the log. Done and Err tell the owner, which must
+// stop serving (the node does). InjectCommitFailure fails the next commit
+// on purpose, for tests.
 //
 // # Restart strategy
 //
@@ -124,10 +126,14 @@
 // (a replayed If-None-Match PUT cannot flip its original outcome).
 //
 // This relies on the FSM never being behind raft's latest snapshot, which
-// holds because snapshots are taken from the FSM. The node must treat
-// fsm.db and raft's log and snapshot stores as one unit: if fsm.db is lost
-// while raft's data survives, restore the latest snapshot into the FSM
-// (Restore) before starting raft; if raft's data is lost, discard fsm.db.
+// holds because snapshots are taken from the FSM, and never ahead of
+// raft's last log entry or snapshot, which holds because only entries in
+// the local log are applied. The node must treat fsm.db and raft's log
+// and snapshot stores as one unit: if fsm.db is lost while raft's data
+// survives, it restores the latest snapshot into the FSM (Restore) before
+// starting raft; if raft's data is lost (the FSM is ahead of it), it
+// refuses to start, because the new log's first entries would be skipped
+// as replayed, and fsm.db must be discarded or raft's data restored.
 //
 // # Snapshots
 //

@@ -21,9 +21,11 @@ var (
 	// ErrStoreFailed: a local bbolt operation failed while applying (disk
 	// full, I/O error, or a broken invariant in the file). To stay in step
 	// with the Raft log the FSM stops applying: every later Apply returns it,
-	// Snapshot refuses, WaitApplied returns it. Nothing of the failed batch
-	// was applied. Reads keep serving the last committed state. The node
-	// should shut down; after a restart the entries past the last durably
+	// Snapshot refuses, WaitApplied returns it, Done is closed and Err
+	// returns it. Nothing of the failed batch was applied, yet its entries
+	// are committed, so to a client the outcome is unknown, not a failure.
+	// Reads keep serving the last committed state. The node takes itself
+	// out of service; after a restart the entries past the last durably
 	// applied index are replayed from the Raft log.
 	ErrStoreFailed = errors.New("raftfsm: local store failed")
 

@@ -94,6 +94,11 @@ type FSM struct {
 	// stopErr is ErrClosed after Close, or wraps ErrStoreFailed after a
 	// failed commit. Once set, nothing more is applied.
 	stopErr error
+	// done is closed when stopErr is set.
+	done chan struct{}
+
+	// commitFault, when set, fails the next commit (InjectCommitFailure).
+	commitFault atomic.Pointer[error]
 }
 
 // Open opens (creating if needed) the FSM stored in dir/fsm.db and loads its
@@ -132,7 +137,7 @@ func Open(dir string) (*FSM, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftfsm: open %s: %w", path, err)
 	}
-	f := &FSM{dir: dir, path: path, db: db, term: term}
+	f := &FSM{dir: dir, path: path, db: db, term: term, done: make(chan struct{})}
 	f.applied.Store(index)
 	return f, nil
 }
@@ -261,10 +266,27 @@ func (f *FSM) stop(err error) {
 	f.waitMu.Lock()
 	if f.stopErr == nil {
 		f.stopErr = err
+		close(f.done)
 	}
 	f.wakeLocked()
 	f.waitMu.Unlock()
 }
+
+// Done returns a channel that is closed when the FSM stops applying: on
+// Close, or when its store fails. Err then says which. The node watches it
+// to take itself out of service after a store failure.
+func (f *FSM) Done() <-chan struct{} { return f.done }
+
+// Err returns nil while the FSM is applying entries; once it has stopped,
+// ErrClosed or an error wrapping ErrStoreFailed. Safe to call at any time.
+func (f *FSM) Err() error { return f.stopped() }
+
+// InjectCommitFailure is a fault-injection hook for tests, which cannot
+// make a disk fail on demand; nothing else calls it. The next ApplyBatch
+// that has effects to commit fails as if bbolt's commit had returned err:
+// nothing of that batch is applied and the FSM stops with ErrStoreFailed,
+// exactly as after a real I/O error.
+func (f *FSM) InjectCommitFailure(err error) { f.commitFault.Store(&err) }
 
 func (f *FSM) stopped() error {
 	f.waitMu.Lock()
@@ -353,6 +375,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	if err := tx.Bucket(bktMeta).Put(keyApplied, appendApplied(nil, last, lastTerm)); err != nil {
 		_ = tx.Rollback()
 		return failAll(f.fail(err))
+	}
+	if injected := f.commitFault.Swap(nil); injected != nil {
+		_ = tx.Rollback()
+		return failAll(f.fail(fmt.Errorf("commit: %w", *injected)))
 	}
 	if err := tx.Commit(); err != nil {
 		return failAll(f.fail(fmt.Errorf("commit: %w", err)))

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -410,3 +411,80 @@ func TestSnapshotPersistCancelsOnError(t *testing.T) {
 type errSink struct{ memSink }
 
 func (s *errSink) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// A failed commit stops the FSM as a unit: the batch has no effect, Done
+// fires with an ErrStoreFailed cause, every later apply is refused, and a
+// reopened store resumes from the last durable index, so raft's replay
+// applies the failed entry then.
+func TestCommitFailureStopsFSM(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s logSeq
+	if r := applyOne(t, f, &s, NewCreateBucket("b")); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	applied := f.AppliedIndex()
+	select {
+	case <-f.Done():
+		t.Fatal("Done closed while healthy")
+	default:
+	}
+	if f.Err() != nil {
+		t.Fatalf("Err() = %v while healthy", f.Err())
+	}
+
+	disk := errors.New("injected I/O error")
+	f.InjectCommitFailure(disk)
+	put := s.cmd(NewPutObject(putReq("b", "k", "v")))
+	r := f.Apply(put).(*Result)
+	if !errors.Is(r.Err, ErrStoreFailed) {
+		t.Fatalf("failed commit's result: %v, want ErrStoreFailed", r.Err)
+	}
+	select {
+	case <-f.Done():
+	default:
+		t.Fatal("Done not closed after a store failure")
+	}
+	if err := f.Err(); !errors.Is(err, ErrStoreFailed) || !strings.Contains(err.Error(), disk.Error()) {
+		t.Fatalf("Err() = %v, want ErrStoreFailed naming the cause", err)
+	}
+	if f.AppliedIndex() != applied {
+		t.Fatalf("AppliedIndex moved to %d after a failed commit", f.AppliedIndex())
+	}
+	if _, err := f.HeadObject("b", "k"); !errors.Is(err, objstore.ErrNoSuchKey) {
+		t.Fatalf("failed batch left an effect: HeadObject = %v", err)
+	}
+	later := s.cmd(NewPutObject(putReq("b", "k2", "v2")))
+	if r := f.Apply(later).(*Result); !errors.Is(r.Err, ErrStoreFailed) {
+		t.Fatalf("apply after the failure: %v, want ErrStoreFailed", r.Err)
+	}
+	if err := f.WaitApplied(context.Background(), later.Index); !errors.Is(err, ErrStoreFailed) {
+		t.Fatalf("WaitApplied after the failure: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(f.Err(), ErrStoreFailed) {
+		t.Fatalf("Close replaced the failure cause: %v", f.Err())
+	}
+
+	f, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.AppliedIndex() != applied {
+		t.Fatalf("reopened AppliedIndex = %d, want %d", f.AppliedIndex(), applied)
+	}
+	for _, r := range f.ApplyBatch([]*raft.Log{put, later}) {
+		if err := r.(*Result).Err; err != nil {
+			t.Fatalf("replay after reopen: %v", err)
+		}
+	}
+	if _, err := f.HeadObject("b", "k"); err != nil {
+		t.Fatalf("replayed entry not applied: %v", err)
+	}
+}

@@ -131,6 +131,12 @@ func runServer(args []string) error {
 			_ = inst.Close()
 			return err
 		}
+	case <-inst.Node.Failed():
+		// The node has already left Raft and answers 503; exiting non-zero
+		// lets a supervisor restart it, and the restart resumes from the
+		// state machine's last durable entry.
+		_ = inst.Close()
+		return fmt.Errorf("state machine failed, node stopped; fix the cause and restart it (it resumes where its state machine left off): %w", inst.Node.Failure())
 	}
 	return inst.Close()
 }
