@@ -26,7 +26,7 @@ func defaultDataDir(id string) string {
 
 func runServer(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var (
 		cfg       server.Config
 		nc        node.Config
@@ -64,7 +64,9 @@ func runServer(args []string) error {
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
-	_ = fs.Parse(args)
+	if err := e.parse(args); err != nil {
+		return err
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -80,6 +82,16 @@ func runServer(args []string) error {
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
+	}
+	warnings, err := checkSecrets(secretSettings{
+		raftAddr: nc.ClusterAddr, advertiseAddr: nc.AdvertiseAddr, s3Addr: cfg.S3Addr,
+		clusterSecret: nc.Secret, secretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logger.Warn("INSECURE: " + w)
 	}
 	cfg.Node = nc
 	cfg.Domains = strings.Split(domains, ",")
@@ -97,7 +109,7 @@ func runServer(args []string) error {
 			return err
 		}
 		cfg.TLS = t
-		certNote = "  TLS cert:     " + certFile + " (self-signed; export AWS_CA_BUNDLE=" + certFile + ")\n"
+		certNote = "  TLS cert:       " + certFile + " (self-signed; export AWS_CA_BUNDLE=" + certFile + ")\n"
 	}
 	cfg.MaxObjectSize = maxObject
 	cfg.Logger = logger
@@ -113,9 +125,11 @@ func runServer(args []string) error {
 		return err
 	}
 	if !quiet {
-		fmt.Printf("strongbox node %s ready\n  S3 endpoint:  %s\n  raft address: %s\n  data dir:     %s\n  access key:   %s\n  secret key:   %s\n",
-			nc.ID, inst.S3URL(), inst.Node.ClusterAddr(), nc.DataDir, cfg.AccessKey, cfg.SecretKey)
-		fmt.Print(certNote)
+		printBanner(os.Stdout, bannerInfo{
+			id: nc.ID, s3URL: inst.S3URL(), raftAddr: inst.Node.ClusterAddr(), dataDir: nc.DataDir,
+			accessKey: cfg.AccessKey, secretKey: cfg.SecretKey,
+			clusterSecret: nc.Secret, certNote: certNote, warnings: warnings,
+		})
 	}
 	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
 	select {
