@@ -39,6 +39,7 @@ func runServer(args []string) error {
 		selfSign  bool
 		domains   string
 		debugAddr string
+		credsFile string
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -47,7 +48,8 @@ func runServer(args []string) error {
 	e.String(&nc.AdvertiseAddr, "advertise-addr", "STRONGBOX_ADVERTISE_ADDR", "", "cluster address peers dial (default: the bound raft-addr)")
 	e.String(&join, "join", "STRONGBOX_JOIN", "", "comma-separated raft addresses of existing members to join (ignored once the node has state)")
 	e.String(&cfg.AccessKey, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 and admin access key")
-	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key")
+	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key (with --credentials-file: used only if set explicitly)")
+	e.String(&credsFile, "credentials-file", "STRONGBOX_CREDENTIALS_FILE", "", "JSON file of access keys with read, write or admin permissions; reloaded on change and on SIGHUP")
 	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
@@ -82,6 +84,15 @@ func runServer(args []string) error {
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
+	}
+	if credsFile != "" {
+		cfg.CredentialsFile = credsFile
+		// The file replaces the development pair. A secret key set on
+		// purpose stays usable alongside it (with every right), so a
+		// broken file cannot lock the operator out.
+		if !e.isSet("secret-key") {
+			cfg.AccessKey, cfg.SecretKey = "", ""
+		}
 	}
 	warnings, err := checkSecrets(secretSettings{
 		raftAddr: nc.ClusterAddr, advertiseAddr: nc.AdvertiseAddr, s3Addr: cfg.S3Addr,
@@ -127,19 +138,31 @@ func runServer(args []string) error {
 	if !quiet {
 		printBanner(os.Stdout, bannerInfo{
 			id: nc.ID, s3URL: inst.S3URL(), raftAddr: inst.Node.ClusterAddr(), dataDir: nc.DataDir,
-			accessKey: cfg.AccessKey, secretKey: cfg.SecretKey,
+			accessKey: cfg.AccessKey, secretKey: cfg.SecretKey, credentialsFile: cfg.CredentialsFile,
 			clusterSecret: nc.Secret, certNote: certNote, warnings: warnings,
 		})
 	}
 	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "id", nc.ID)
-	case err := <-inst.Done():
-		if err != nil {
-			_ = inst.Close()
-			return err
+	// SIGHUP reloads the credentials file. Without one it keeps its
+	// default effect (ending the process), as a terminal's hang-up should.
+	hup := make(chan os.Signal, 1)
+	if cfg.CredentialsFile != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down", "id", nc.ID)
+			return inst.Close()
+		case <-hup:
+			_ = inst.ReloadCredentials() // logs its own failure
+		case err := <-inst.Done():
+			if err != nil {
+				_ = inst.Close()
+				return err
+			}
+			return inst.Close()
 		}
 	}
-	return inst.Close()
 }
