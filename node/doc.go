@@ -44,5 +44,6 @@
 // it as a voter. Status and removal are offered to operators through
 // AdminHandler, and so are the transport's fault rules (faults.go: block,
 // unblock, delay, heal; `strongbox cluster partition` sets them on every
-// member).
+// member). The fault API refuses a delay over transport.MaxFaultDelay and
+// rule sets naming more than 1024 peers, with 400 and a message.
 package node

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/strongboxdb/strongbox/transport"
 )
 
 // FaultState is this node's transport fault rules as the admin API shows
@@ -28,6 +30,12 @@ type FaultState struct {
 	// memory only, like the rules.
 	Members map[string]string `json:"members,omitempty"`
 }
+
+// maxFaultPeers bounds the peers a node's rules block and the member
+// directory kept with them: a cluster has a handful of members, and an
+// admin API fed a list without end must not grow the rules (copied on
+// every change, consulted on every handshake) without end.
+const maxFaultPeers = 1024
 
 // faultAdmin keeps the member directory that goes with the fault rules.
 type faultAdmin struct {
@@ -49,11 +57,14 @@ func (n *Node) faultState() FaultState {
 func (n *Node) setFaultState(st FaultState) error {
 	var delay time.Duration
 	if st.Delay != "" {
-		d, err := time.ParseDuration(st.Delay)
-		if err != nil || d < 0 {
-			return fmt.Errorf("bad delay %q", st.Delay)
+		d, err := parseFaultDelay(st.Delay)
+		if err != nil {
+			return err
 		}
 		delay = d
+	}
+	if len(st.Blocked) > maxFaultPeers || len(st.Members) > maxFaultPeers {
+		return fmt.Errorf("at most %d blocked peers and %d members", maxFaultPeers, maxFaultPeers)
 	}
 	f := n.Faults()
 	var unblock []string
@@ -84,7 +95,7 @@ func (n *Node) setFaultState(st FaultState) error {
 //	PUT  /_strongbox/faults                       replace them with the FaultState in the body
 //	POST /_strongbox/faults/block?peer=ID&peer=…  cut this node off from those peers
 //	POST /_strongbox/faults/unblock?peer=ID&peer=…
-//	POST /_strongbox/faults/delay?d=50ms          delay every write on the cluster port
+//	POST /_strongbox/faults/delay?d=50ms          delay every write on the cluster port (at most 1m)
 //	POST /_strongbox/faults/heal                  remove every rule
 //
 // Every call answers with the resulting FaultState. Rules act on this
@@ -99,6 +110,10 @@ func (n *Node) registerFaultRoutes(m *http.ServeMux) {
 		ps := slices.DeleteFunc(r.URL.Query()["peer"], func(p string) bool { return p == "" })
 		if len(ps) == 0 {
 			http.Error(w, "missing peer", http.StatusBadRequest)
+			return nil, false
+		}
+		if len(ps) > maxFaultPeers {
+			http.Error(w, fmt.Sprintf("at most %d peers", maxFaultPeers), http.StatusBadRequest)
 			return nil, false
 		}
 		return ps, true
@@ -118,7 +133,13 @@ func (n *Node) registerFaultRoutes(m *http.ServeMux) {
 	})
 	m.HandleFunc("POST /_strongbox/faults/block", func(w http.ResponseWriter, r *http.Request) {
 		if ps, ok := peers(w, r); ok {
-			n.Faults().Block(slices.DeleteFunc(ps, func(p string) bool { return p == n.cfg.ID })...)
+			ps = slices.DeleteFunc(ps, func(p string) bool { return p == n.cfg.ID })
+			f := n.Faults()
+			if len(ps) > 0 && len(slices.Compact(slices.Sorted(slices.Values(append(f.Blocked(), ps...))))) > maxFaultPeers {
+				http.Error(w, fmt.Sprintf("at most %d blocked peers", maxFaultPeers), http.StatusBadRequest)
+				return
+			}
+			f.Block(ps...)
 			reply(w)
 		}
 	})
@@ -129,9 +150,9 @@ func (n *Node) registerFaultRoutes(m *http.ServeMux) {
 		}
 	})
 	m.HandleFunc("POST /_strongbox/faults/delay", func(w http.ResponseWriter, r *http.Request) {
-		d, err := time.ParseDuration(r.URL.Query().Get("d"))
-		if err != nil || d < 0 {
-			http.Error(w, "bad or missing d (a duration such as 50ms)", http.StatusBadRequest)
+		d, err := parseFaultDelay(r.URL.Query().Get("d"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		n.Faults().SetDelay(d)
@@ -141,6 +162,19 @@ func (n *Node) registerFaultRoutes(m *http.ServeMux) {
 		n.Faults().Heal()
 		reply(w)
 	})
+}
+
+// parseFaultDelay parses an injected delay: a Go duration from 0 to
+// transport.MaxFaultDelay.
+func parseFaultDelay(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad or missing delay %q: want a duration such as 50ms", s)
+	}
+	if d > transport.MaxFaultDelay {
+		return 0, fmt.Errorf("delay %v is longer than the maximum, %v", d, transport.MaxFaultDelay)
+	}
+	return d, nil
 }
 
 // PartitionRules turns a partition, given as groups of member IDs, into

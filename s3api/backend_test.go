@@ -362,7 +362,7 @@ func (m *memBackend) ListMultipartUploads(_ context.Context, bucket string, opts
 
 // testServer serves s3api over m with credentials ak/sk.
 func testServer(m Backend, opts Options) *Server {
-	opts.Credentials = func(ak string) (string, bool) { return "sk", ak == "ak" }
+	opts.Credentials = func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }
 	return New(m, opts)
 }
 

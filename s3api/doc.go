@@ -2,7 +2,9 @@
 //
 // A request flows through one path: ServeHTTP assigns a request ID, sheds
 // load beyond a fixed number of in-flight requests (503 SlowDown, at once),
-// contains panics, authenticates (SigV4 via the Authenticator), and then
+// contains panics, authenticates (SigV4 via the Authenticator), checks the
+// key's rights (access.go: GET and HEAD need RightRead, other S3 requests
+// RightWrite, /_strongbox/ RightAdmin; AccessDenied otherwise), and then
 // the gorilla/mux routing table in router.go picks an operation. Each
 // operation family has its own file (bucket.go, object.go, list.go,
 // copy.go, multipart.go, delete_multi.go, tagging.go, cors.go,
@@ -25,7 +27,8 @@
 // response headers its bucket's rules allow, so the browser can read the
 // answer, errors included; and a multipart/form-data POST to a bucket is a
 // browser-based upload (POST Object, post.go), authenticated by the signed
-// policy in its form rather than by the request.
+// policy in its form rather than by the request; the key that signed the
+// policy needs RightWrite.
 //
 // The package never imports Raft: what it needs from the store is the
 // Backend interface, declared here by its consumer. Subpackages sigv4 and

@@ -381,7 +381,7 @@ func TestListUploadsXML(t *testing.T) {
 // Requests carrying multipart query flags never reach the plain operation
 // on the same path.
 func TestMultipartRoutingNeverFallsThrough(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, c := range []struct {
 		method, target string
 		status         int

@@ -204,7 +204,7 @@ func TestParseCORS(t *testing.T) {
 // at the other: PUT /b/k?cors must not overwrite the object, PUT /b?tagging
 // must not create the bucket.
 func TestOneLevelSubresourcesAreNotImplemented(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, c := range []struct{ method, target string }{
 		{http.MethodPut, "/bucket/key?cors"},
 		{http.MethodPost, "/bucket/key?delete"},
@@ -223,7 +223,7 @@ func TestOneLevelSubresourcesAreNotImplemented(t *testing.T) {
 // A preflight is answered before authentication; without an Origin it is
 // refused without consulting the store.
 func TestPreflightWithoutOrigin(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(string) (string, bool) { return "", false }})
+	s := New(untouchable{t}, Options{Credentials: func(string) (string, Rights, bool) { return "", 0, false }})
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, httptest.NewRequest(http.MethodOptions, "/bucket/key", nil))
 	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Insufficient information. Origin request header needed.") {

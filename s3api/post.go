@@ -202,6 +202,11 @@ func (s *Server) readPost(r *http.Request, bucket string, admit func() error) (*
 	if err != nil {
 		return nil, err
 	}
+	// The form's signature authenticates its key, not the request, so
+	// ServeHTTP could not check the key's rights.
+	if err := s.allow(auth.AccessKey, RightWrite); err != nil {
+		return nil, err
+	}
 	pol, err := parsePostPolicy(policy)
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func signedRequest(method, target string, body string) *http.Request {
 }
 
 func TestUnsupportedSubresourcesAreNotImplemented(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, c := range []struct{ method, target string }{
 		{http.MethodPut, "/bucket?policy"},    // must not create the bucket
 		{http.MethodPut, "/bucket?lifecycle"}, // nor this
@@ -119,7 +119,7 @@ func TestUnsupportedSubresourcesAreNotImplemented(t *testing.T) {
 // unversioned) names nothing: GET, HEAD and DELETE refuse it before the
 // store is asked, so DELETE ?versionId=x never deletes the current object.
 func TestVersionIDOtherThanNullIsRefused(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodDelete} {
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, signedRequest(method, "/bucket/key?versionId=abc", ""))
@@ -130,7 +130,7 @@ func TestVersionIDOtherThanNullIsRefused(t *testing.T) {
 }
 
 func TestErrorsAreS3XML(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, signedRequest(http.MethodPatch, "/bucket/key", ""))
 	body, _ := io.ReadAll(w.Body)
@@ -156,7 +156,7 @@ func TestLoadSheddingAnswersSlowDown(t *testing.T) {
 	block := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	s := New(blockingBackend{untouchable{t}, block, entered}, Options{
-		Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" },
+		Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" },
 		MaxInFlight: 1,
 	})
 	done := make(chan int)

@@ -85,12 +85,14 @@ type Backend interface {
 
 // Options configures a Server. Zero values pick the documented defaults.
 type Options struct {
-	// Credentials returns the secret key of an access key, false if it is
-	// unknown. Required; must be safe for concurrent use.
-	Credentials func(accessKey string) (secretKey string, ok bool)
-	// AdminAccessKey is the only access key allowed on /_strongbox/ routes.
-	AdminAccessKey string
-	// Admin serves /_strongbox/... after authentication; nil disables it.
+	// Credentials returns the secret key of an access key and its rights,
+	// false if it is unknown. It is called for the signature check and
+	// again for the rights check of every request, so a changed answer
+	// (keys reloaded) applies from the next request on. Required; must be
+	// safe for concurrent use.
+	Credentials func(accessKey string) (secretKey string, rights Rights, ok bool)
+	// Admin serves /_strongbox/... after authentication, to keys with
+	// RightAdmin; nil disables it.
 	Admin http.Handler
 	// Health answers GET /_strongbox/health without authentication, for
 	// load balancers and scripts waiting for a node to come up.
@@ -196,7 +198,7 @@ func New(backend Backend, opts Options) *Server {
 	s := &Server{
 		backend: backend,
 		opts:    opts,
-		auth:    &sigv4.Verifier{Lookup: opts.Credentials, Now: opts.Now},
+		auth:    &sigv4.Verifier{Lookup: secretOnly(opts.Credentials), Now: opts.Now},
 		signed:  newGate(opts.MaxInFlight, opts.AdmissionQueue, opts.AdmissionWait),
 		anon:    newGate(opts.MaxUnauthenticated, 0, 0),
 		hostID:  randomHex(24),
@@ -286,6 +288,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Virtual-hosted style becomes path style only now: the signature
 	// covers the path the client sent.
 	s.hostToPath(r)
+	if err := s.authorize(r, auth.AccessKey); err != nil {
+		s.shed(w, r, err)
+		return
+	}
 	s.router.ServeHTTP(w, r)
 }
 

@@ -144,7 +144,7 @@ func TestCheckWriteHeaders(t *testing.T) {
 // A PutObject carrying an SSE-C key is refused before the store sees it:
 // a 200 would tell the client its data is encrypted with its key.
 func TestSSECIsRefusedBeforeTheStore(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, target := range []string{"/bucket/key", "/bucket/key?uploads", "/bucket/key?partNumber=1&uploadId=x"} {
 		method := http.MethodPut
 		if strings.HasSuffix(target, "?uploads") {
@@ -161,7 +161,7 @@ func TestSSECIsRefusedBeforeTheStore(t *testing.T) {
 // transfer encoding is NotImplemented and no length at all is
 // MissingContentLength (S3's answers), never an empty object.
 func TestPayloadWithoutLengthIsRefused(t *testing.T) {
-	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, bool) { return "sk", ak == "ak" }})
+	s := New(untouchable{t}, Options{Credentials: func(ak string) (string, Rights, bool) { return "sk", RightsAll, ak == "ak" }})
 	for _, target := range []string{"/bucket/key", "/bucket/key?partNumber=1&uploadId=x"} {
 		for _, tt := range []struct {
 			name   string

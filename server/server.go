@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/strongboxdb/strongbox/node"
@@ -18,10 +19,20 @@ import (
 type Config struct {
 	Node node.Config
 	// S3Addr is the S3 listen address, e.g. "127.0.0.1:9000" (":0" in tests).
-	S3Addr    string
+	S3Addr string
+	// AccessKey and SecretKey are one key with every right (S3 and
+	// admin). Required unless CredentialsFile is set; with it, optional.
 	AccessKey string
 	SecretKey string
-	Region    string
+	// CredentialsFile names a JSON file of access keys, each with its own
+	// rights (format in credentials.go). It is reloaded when it changes and
+	// on ReloadCredentials; a version that does not load keeps the previous
+	// keys. An access key may not be both in the file and AccessKey.
+	CredentialsFile string
+	// CredentialsPoll is how often CredentialsFile is checked for changes.
+	// Default 2s.
+	CredentialsPoll time.Duration
+	Region          string
 	// TLS, when set, makes the S3 endpoint serve HTTPS.
 	TLS *tls.Config
 	// Domains for virtual-hosted-style addressing (bucket.domain); default
@@ -57,16 +68,20 @@ type Instance struct {
 	ln     net.Listener
 	scheme string
 	done   chan error
+	keys   *keyring
+	stop   context.CancelFunc // ends the credentials watcher
+	wg     sync.WaitGroup
 }
 
 // Start listens on the S3 address, starts the node (bootstrapping or
 // joining as its config says) and serves S3 until Close.
 func Start(ctx context.Context, cfg Config) (*Instance, error) {
-	if cfg.AccessKey == "" || cfg.SecretKey == "" {
-		return nil, errors.New("server: access key and secret key are required")
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	keys, err := newKeyring(cfg.CredentialsFile, cfg.AccessKey, cfg.SecretKey, cfg.Logger)
+	if err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.S3Addr)
 	if err != nil {
@@ -91,8 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		return nil, err
 	}
 	api := s3api.New(n, s3api.Options{
-		Credentials:        staticCredentials(cfg.AccessKey, cfg.SecretKey),
-		AdminAccessKey:     cfg.AccessKey,
+		Credentials:        keys.lookup,
 		Admin:              n.AdminHandler(),
 		Health:             n.HealthHandler(),
 		Region:             cfg.Region,
@@ -111,6 +125,7 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		ln:     ln,
 		scheme: scheme,
 		done:   make(chan error, 1),
+		keys:   keys,
 		s3: &http.Server{
 			Handler:           api,
 			ReadHeaderTimeout: readHeaderTimeout,
@@ -119,6 +134,16 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 			TLSConfig:         cfg.TLS.Clone(), // ServeTLS mutates its config; nodes may share one
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	inst.stop = stop
+	if cfg.CredentialsFile != "" {
+		poll := cfg.CredentialsPoll
+		if poll <= 0 {
+			poll = 2 * time.Second
+		}
+		inst.wg.Add(1)
+		go func() { defer inst.wg.Done(); keys.watch(watchCtx, poll) }()
 	}
 	go func() {
 		var err error
@@ -147,16 +172,12 @@ func (i *Instance) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := i.s3.Shutdown(ctx)
+	i.stop()
+	i.wg.Wait()
 	return errors.Join(err, i.Node.Close())
 }
 
-// staticCredentials serves one access key. (More keys, and per-key
-// permissions, would slot in here.)
-func staticCredentials(ak, sk string) func(string) (string, bool) {
-	return func(key string) (string, bool) {
-		if key != ak {
-			return "", false
-		}
-		return sk, true
-	}
-}
+// ReloadCredentials reads the credentials file again now, whether or not
+// it changed. On error (logged too) the previous keys stay in force.
+// Without a credentials file it does nothing. Safe for concurrent use.
+func (i *Instance) ReloadCredentials() error { return i.keys.reload(true) }

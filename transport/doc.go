@@ -126,7 +126,8 @@
 // directions or not at all, because each connection carries requests and
 // responses both ways.
 //
-// SetDelay adds latency before every Write on every connection of the node.
+// SetDelay adds latency before every Write on every connection of the node,
+// at most MaxFaultDelay (a minute).
 // Further rules (per-peer delay, drop rate) fit into the same immutable
 // rules value checked in Conn.Read and Conn.Write.
 package transport

@@ -113,13 +113,19 @@ func (f *Faults) Blocked() []string { return sortedKeys(f.rules().blocked) }
 // IsBlocked reports whether traffic with peer is currently blocked.
 func (f *Faults) IsBlocked(peer string) bool { return f.rules().blocks(peer) }
 
+// MaxFaultDelay is the largest delay SetDelay adds. Longer than any Raft
+// timeout worth testing, and short enough that a forgotten rule does not
+// hold a connection's writer for hours.
+const MaxFaultDelay = time.Minute
+
 // SetDelay makes every subsequent Write on every connection of this node
-// (both directions, all peers) wait d first; 0 removes the delay. The wait
-// is per Write call and serialises nothing beyond what the caller already
-// serialises, so it models added latency, not reduced bandwidth. It ignores
-// write deadlines but ends early if the connection is closed.
+// (both directions, all peers) wait d first; 0 removes the delay. d is
+// clamped to [0, MaxFaultDelay]. The wait is per Write call and serialises
+// nothing beyond what the caller already serialises, so it models added
+// latency, not reduced bandwidth. It ignores write deadlines but ends early
+// if the connection is closed.
 func (f *Faults) SetDelay(d time.Duration) {
-	d = max(d, 0)
+	d = min(max(d, 0), MaxFaultDelay)
 	f.mu.Lock()
 	f.update(func(next *faultRules) { next.delay = d })
 	f.mu.Unlock()

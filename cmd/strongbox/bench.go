@@ -51,7 +51,7 @@ type benchResult struct {
 // against which the real figures are reported as a ratio.
 func runBench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var (
 		endpoint, op, bucket, ak, sk, serveNull string
 		size, conc, keys                        int
@@ -69,7 +69,9 @@ func runBench(args []string) error {
 	e.String(&serveNull, "serve-null", "STRONGBOX_BENCH_SERVE_NULL", "", "only serve a do-nothing S3 endpoint on this address (no load)")
 	e.String(&ak, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "access key")
 	e.String(&sk, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "secret key")
-	_ = fs.Parse(args)
+	if err := e.parse(args); err != nil {
+		return err
+	}
 	if op != "put" && op != "get" {
 		return fmt.Errorf("bench: --op must be put or get, not %q", op)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,7 +23,7 @@ import (
 // the expected one (linearizable, or a scenario's "expect").
 func runCheck(args []string) error {
 	fs := flag.NewFlagSet("check", flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var (
 		o                                      linearizability.Options
 		nemeses, mix, endpoints, serverArgs    string
@@ -39,11 +38,7 @@ func runCheck(args []string) error {
 	e.Int(&o.Nodes, "nodes", "STRONGBOX_CHECK_NODES", 3, "nodes to start")
 	e.Duration(&o.Duration, "duration", "STRONGBOX_CHECK_DURATION", 30*time.Second, "how long the workload runs")
 	e.Int(&clients, "clients", "STRONGBOX_CHECK_CLIENTS", 12, "concurrent clients, spread over the nodes")
-	rateDefault := 150.0
-	if v, err := strconv.ParseFloat(os.Getenv("STRONGBOX_CHECK_RATE"), 64); err == nil {
-		rateDefault = v
-	}
-	fs.Float64Var(&rate, "rate", rateDefault, "total operations per second, 0: as fast as the clients go ($STRONGBOX_CHECK_RATE)")
+	e.Float64(&rate, "rate", "STRONGBOX_CHECK_RATE", 150, "total operations per second, 0: as fast as the clients go")
 	e.Int(&keys, "keys", "STRONGBOX_CHECK_KEYS", 8, "distinct keys (few: contention matters)")
 	e.Int(&prefixes, "prefixes", "STRONGBOX_CHECK_PREFIXES", 2, "listing prefixes the keys are spread over")
 	e.Duration(&keyLifetime, "key-lifetime", "STRONGBOX_CHECK_KEY_LIFETIME", 15*time.Second, "start a fresh key set this often, bounding each key's history (negative: never)")
@@ -67,7 +62,9 @@ func runCheck(args []string) error {
 	e.String(&scenario, "scenario", "STRONGBOX_CHECK_SCENARIO", "", "run a named scenario (see --list-scenarios); explicit flags override it")
 	e.Bool(&listScenarios, "list-scenarios", "STRONGBOX_CHECK_LIST_SCENARIOS", false, "list the built-in scenarios and exit")
 	e.String(&history, "history", "STRONGBOX_CHECK_HISTORY", "", "only re-check a history.json from an earlier run")
-	_ = fs.Parse(args)
+	if err := e.parse(args); err != nil {
+		return err
+	}
 
 	if listScenarios {
 		all, err := linearizability.Scenarios()

@@ -27,7 +27,7 @@ func runCluster(args []string) error {
 	}
 	sub, rest := args[0], args[1:]
 	fs := flag.NewFlagSet("cluster "+sub, flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var endpoint, ak, sk, region string
 	var asJSON bool
 	e.String(&endpoint, "endpoint", "STRONGBOX_ENDPOINT", "http://127.0.0.1:9000", "S3 endpoint of any member")
@@ -39,7 +39,9 @@ func runCluster(args []string) error {
 	if sub == "partition" {
 		part.register(fs)
 	}
-	_ = fs.Parse(rest)
+	if err := e.parse(rest); err != nil {
+		return err
+	}
 	admin := adminClient{endpoint: endpoint, ak: ak, sk: sk, region: region}
 
 	switch sub {

@@ -23,7 +23,7 @@ import (
 // processes, real TCP: the same thing a multi-host deployment runs.
 func runDev(args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var (
 		nodes, s3Base, raftBase int
 		dataDir, ak, sk         string
@@ -36,7 +36,9 @@ func runDev(args []string) error {
 	e.String(&ak, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 access key")
 	e.String(&sk, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 secret key")
 	e.Bool(&useTLS, "tls", "STRONGBOX_DEV_TLS", false, "serve S3 over HTTPS with one self-signed certificate (kept in <data-dir>/tls) for all nodes")
-	_ = fs.Parse(args)
+	if err := e.parse(args); err != nil {
+		return err
+	}
 	if nodes < 1 {
 		return errors.New("dev: --nodes must be at least 1")
 	}
@@ -87,12 +89,15 @@ func runDev(args []string) error {
 			return err
 		}
 		args := []string{"server", "--quiet", "--id", c.id, "--data-dir", filepath.Join(dataDir, c.id),
-			"--s3-addr", c.s3, "--raft-addr", c.raft, "--access-key", ak, "--secret-key", sk}
+			"--s3-addr", c.s3, "--raft-addr", c.raft}
 		if c != children[0] {
 			args = append(args, "--join", children[0].raft)
 		}
 		args = append(args, tlsArgs...)
 		c.cmd = exec.Command(self, args...)
+		// Through the environment, not argv, which every local user can
+		// read in the process list.
+		c.cmd.Env = append(os.Environ(), "STRONGBOX_ACCESS_KEY="+ak, "STRONGBOX_SECRET_KEY="+sk)
 		c.cmd.Stdout, c.cmd.Stderr = logf, logf
 		// Own process group: Ctrl-C reaches only us, and we stop the
 		// nodes in an orderly way.
@@ -172,6 +177,12 @@ func runDev(args []string) error {
 		}
 	}
 
+	// A secret the operator chose is not printed (shownSecret); the
+	// example then names it instead of spelling it out.
+	skShown, skExport := shownSecret(sk, defaultSecretKey), sk
+	if sk != defaultSecretKey {
+		skExport = "<your secret key>"
+	}
 	fmt.Printf("\nStrongbox: %d-node cluster running on 127.0.0.1\n\n", nodes)
 	for _, c := range children {
 		fmt.Printf("  %-6s S3 %s://%s   raft %s   log %s\n", c.id, scheme, c.s3, c.raft, c.log)
@@ -190,7 +201,7 @@ Try it (any node accepts any request):
 
 Cluster status: %s cluster status --endpoint %s://%s
 Press Ctrl-C to stop all nodes.
-`, dataDir, ak, sk, ak, sk, caNote, scheme, children[0].s3, scheme, children[min(1, nodes-1)].s3, scheme, children[nodes-1].s3, os.Args[0], scheme, children[0].s3)
+`, dataDir, ak, skShown, ak, skExport, caNote, scheme, children[0].s3, scheme, children[min(1, nodes-1)].s3, scheme, children[nodes-1].s3, os.Args[0], scheme, children[0].s3)
 
 	select {
 	case <-ctx.Done():

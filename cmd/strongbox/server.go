@@ -26,7 +26,7 @@ func defaultDataDir(id string) string {
 
 func runServer(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	e := envFlags{fs}
+	e := newEnvFlags(fs)
 	var (
 		cfg       server.Config
 		nc        node.Config
@@ -39,6 +39,7 @@ func runServer(args []string) error {
 		selfSign  bool
 		domains   string
 		debugAddr string
+		credsFile string
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -47,7 +48,8 @@ func runServer(args []string) error {
 	e.String(&nc.AdvertiseAddr, "advertise-addr", "STRONGBOX_ADVERTISE_ADDR", "", "cluster address peers dial (default: the bound raft-addr)")
 	e.String(&join, "join", "STRONGBOX_JOIN", "", "comma-separated raft addresses of existing members to join (ignored once the node has state)")
 	e.String(&cfg.AccessKey, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 and admin access key")
-	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key")
+	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key (with --credentials-file: used only if set explicitly)")
+	e.String(&credsFile, "credentials-file", "STRONGBOX_CREDENTIALS_FILE", "", "JSON file of access keys with read, write or admin permissions; reloaded on change and on SIGHUP")
 	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
@@ -69,7 +71,9 @@ func runServer(args []string) error {
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
-	_ = fs.Parse(args)
+	if err := e.parse(args); err != nil {
+		return err
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -85,6 +89,25 @@ func runServer(args []string) error {
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
+	}
+	if credsFile != "" {
+		cfg.CredentialsFile = credsFile
+		// The file replaces the development pair. A secret key set on
+		// purpose stays usable alongside it (with every right), so a
+		// broken file cannot lock the operator out.
+		if !e.isSet("secret-key") {
+			cfg.AccessKey, cfg.SecretKey = "", ""
+		}
+	}
+	warnings, err := checkSecrets(secretSettings{
+		raftAddr: nc.ClusterAddr, advertiseAddr: nc.AdvertiseAddr, s3Addr: cfg.S3Addr,
+		clusterSecret: nc.Secret, secretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logger.Warn("INSECURE: " + w)
 	}
 	cfg.Node = nc
 	cfg.Domains = strings.Split(domains, ",")
@@ -102,7 +125,7 @@ func runServer(args []string) error {
 			return err
 		}
 		cfg.TLS = t
-		certNote = "  TLS cert:     " + certFile + " (self-signed; export AWS_CA_BUNDLE=" + certFile + ")\n"
+		certNote = "  TLS cert:       " + certFile + " (self-signed; export AWS_CA_BUNDLE=" + certFile + ")\n"
 	}
 	cfg.MaxObjectSize = maxObject
 	cfg.Logger = logger
@@ -118,25 +141,39 @@ func runServer(args []string) error {
 		return err
 	}
 	if !quiet {
-		fmt.Printf("strongbox node %s ready\n  S3 endpoint:  %s\n  raft address: %s\n  data dir:     %s\n  access key:   %s\n  secret key:   %s\n",
-			nc.ID, inst.S3URL(), inst.Node.ClusterAddr(), nc.DataDir, cfg.AccessKey, cfg.SecretKey)
-		fmt.Print(certNote)
+		printBanner(os.Stdout, bannerInfo{
+			id: nc.ID, s3URL: inst.S3URL(), raftAddr: inst.Node.ClusterAddr(), dataDir: nc.DataDir,
+			accessKey: cfg.AccessKey, secretKey: cfg.SecretKey, credentialsFile: cfg.CredentialsFile,
+			clusterSecret: nc.Secret, certNote: certNote, warnings: warnings,
+		})
 	}
 	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "id", nc.ID)
-	case err := <-inst.Done():
-		if err != nil {
-			_ = inst.Close()
-			return err
-		}
-	case <-inst.Node.Failed():
-		// The node has already left Raft and answers 503; exiting non-zero
-		// lets a supervisor restart it, and the restart resumes from the
-		// state machine's last durable entry.
-		_ = inst.Close()
-		return fmt.Errorf("state machine failed, node stopped; fix the cause and restart it (it resumes where its state machine left off): %w", inst.Node.Failure())
+	// SIGHUP reloads the credentials file. Without one it keeps its
+	// default effect (ending the process), as a terminal's hang-up should.
+	hup := make(chan os.Signal, 1)
+	if cfg.CredentialsFile != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
 	}
-	return inst.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down", "id", nc.ID)
+			return inst.Close()
+		case <-hup:
+			_ = inst.ReloadCredentials() // logs its own failure
+		case err := <-inst.Done():
+			if err != nil {
+				_ = inst.Close()
+				return err
+			}
+			return inst.Close()
+		case <-inst.Node.Failed():
+			// The node has already left Raft and answers 503; exiting
+			// non-zero lets a supervisor restart it, and the restart
+			// resumes from the state machine's last durable entry.
+			_ = inst.Close()
+			return fmt.Errorf("state machine failed, node stopped; fix the cause and restart it (it resumes where its state machine left off): %w", inst.Node.Failure())
+		}
+	}
 }
