@@ -39,6 +39,10 @@ func runServer(args []string) error {
 		selfSign  bool
 		domains   string
 		debugAddr string
+		// Snapshot and blob-maintenance tuning: 0 keeps node.Config's
+		// defaults. The crash test shortens them so that snapshots,
+		// snapshot installs and blob collection happen within its run.
+		snapThreshold, trailingLogs int
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -61,10 +65,21 @@ func runServer(args []string) error {
 	e.String(&debugAddr, "debug-addr", "STRONGBOX_DEBUG_ADDR", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 5<<30, "largest PutObject body in bytes (S3: 5 GiB)")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent S3 requests before answering 503 SlowDown")
+	e.Int(&snapThreshold, "snapshot-threshold", "STRONGBOX_SNAPSHOT_THRESHOLD", 0, "take a Raft snapshot after this many new log entries (0: 8192)")
+	e.Duration(&nc.SnapshotInterval, "snapshot-interval", "STRONGBOX_SNAPSHOT_INTERVAL", 0, "how often to check the snapshot threshold (0: 30s)")
+	e.Int(&trailingLogs, "trailing-logs", "STRONGBOX_TRAILING_LOGS", 0, "log entries kept after a snapshot for lagging followers (0: 10240)")
+	e.Duration(&nc.BlobGarbageDelay, "blob-garbage-delay", "STRONGBOX_BLOB_GARBAGE_DELAY", 0, "how long a blob released by an overwrite or delete stays on disk (0: 1m)")
+	e.Duration(&nc.BlobSyncInterval, "blob-sync-interval", "STRONGBOX_BLOB_SYNC_INTERVAL", 0, "how often a node fetches the blobs it lacks (0: 1m)")
+	e.Duration(&nc.BlobCollectInterval, "blob-collect-interval", "STRONGBOX_BLOB_COLLECT_INTERVAL", 0, "how often unreferenced blobs are collected (0: 1h)")
+	e.Duration(&nc.BlobOrphanAge, "blob-orphan-age", "STRONGBOX_BLOB_ORPHAN_AGE", 0, "age past which an unreferenced blob is collected; keep it well above the longest upload (0: 1h)")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
 	_ = fs.Parse(args)
+	if snapThreshold < 0 || trailingLogs < 0 {
+		return fmt.Errorf("--snapshot-threshold and --trailing-logs must not be negative")
+	}
+	nc.SnapshotThreshold, nc.TrailingLogs = uint64(snapThreshold), uint64(trailingLogs)
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
