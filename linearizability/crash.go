@@ -19,15 +19,15 @@ import (
 )
 
 // CrashServerArgs are the server flags a crash test starts its nodes with
-// unless told otherwise: snapshots every few hundred entries with a short
-// log tail, so that restarted nodes install snapshots (which carry no
-// blobs) and restarts replay from them; released blobs collected after
+// unless told otherwise: snapshots every 32 entries with a log tail of
+// 2, so that a node killed for a few seconds often comes back behind the
+// leader's log and installs a snapshot (which carries no blobs); released blobs collected after
 // seconds and orphans after 45 s (well above OpTimeout and ApplyTimeout),
 // so that garbage collection runs while nodes crash. With the defaults
 // (snapshots every 8192 entries, collection after a minute or an hour)
 // a run of minutes would not reach those paths.
 var CrashServerArgs = []string{
-	"--snapshot-threshold", "256", "--snapshot-interval", "2s", "--trailing-logs", "64",
+	"--snapshot-threshold", "32", "--snapshot-interval", "1s", "--trailing-logs", "2",
 	"--blob-garbage-delay", "3s", "--blob-sync-interval", "10s",
 	"--blob-collect-interval", "10s", "--blob-orphan-age", "45s",
 }
@@ -47,7 +47,7 @@ type CrashOptions struct {
 	// Duration of the writes under faults (default 60s).
 	Duration time.Duration
 	// Interval is the quiet time before each kill (default 2s);
-	// FaultDuration how long the killed node stays down (default 1s).
+	// FaultDuration how long the killed node stays down (default 2s).
 	Interval, FaultDuration time.Duration
 	// KillAllEvery makes one kill in this many a whole-cluster crash,
 	// every node at once (default 5; negative: never).
@@ -108,6 +108,9 @@ type CrashSummary struct {
 	// objects among them.
 	Verified map[string]int `json:"verified_per_node"`
 	Present  map[string]int `json:"present_per_node"`
+	// SnapshotIndex is each node's last snapshot at the end: proof that
+	// snapshots were taken during the run.
+	SnapshotIndex map[string]uint64 `json:"last_snapshot_index_per_node,omitempty"`
 
 	Lost       int `json:"lost"`
 	Corrupt    int `json:"corrupt"`
@@ -143,7 +146,7 @@ func RunCrash(ctx context.Context, o CrashOptions) (*CrashSummary, error) {
 		o.Interval = 2 * time.Second
 	}
 	if o.FaultDuration <= 0 {
-		o.FaultDuration = time.Second
+		o.FaultDuration = 2 * time.Second
 	}
 	if o.KillAllEvery == 0 {
 		o.KillAllEvery = 5
@@ -313,6 +316,12 @@ progress:
 	}
 	findings = append(findings, divergence(reports)...)
 	s := summarizeCrash(writes, keys, nr.Timeline(), reports, findings)
+	if st, err := c.admin.status(rctx, c.members[0].s3URL); err == nil {
+		s.SnapshotIndex = map[string]uint64{}
+		for _, m := range st.Members {
+			s.SnapshotIndex[m.ID] = m.LastSnapshotIndex
+		}
+	}
 	s.Seed, s.Nodes, s.Seconds, s.Dir, s.FinalCrash = o.Seed, c.Size(), seconds, o.Out, !o.NoFinalCrash
 	s.VerifySeconds = time.Since(vbegan).Seconds()
 	for _, r := range reports {

@@ -45,7 +45,7 @@ func runCrash(args []string) error {
 	e.Int(&o.Workload.OverwritePct, "overwrite-pct", "STRONGBOX_CRASH_OVERWRITE_PCT", 10, "percent of writes to a few shared keys that writers overwrite concurrently (0: none)")
 	e.Duration(&o.Workload.OpTimeout, "op-timeout", "STRONGBOX_CRASH_OP_TIMEOUT", 20*time.Second, "per-request timeout (then the outcome is unknown)")
 	e.Duration(&o.Interval, "interval", "STRONGBOX_CRASH_INTERVAL", 2*time.Second, "quiet time before each kill")
-	e.Duration(&o.FaultDuration, "fault-duration", "STRONGBOX_CRASH_FAULT_DURATION", time.Second, "how long a killed node stays down")
+	e.Duration(&o.FaultDuration, "fault-duration", "STRONGBOX_CRASH_FAULT_DURATION", 2*time.Second, "how long a killed node stays down")
 	e.Int(&killAllEvery, "kill-all-every", "STRONGBOX_CRASH_KILL_ALL_EVERY", 5, "one kill in this many takes down every node at once (0: never)")
 	e.Bool(&finalCrash, "final-crash", "STRONGBOX_CRASH_FINAL_CRASH", true, "kill every node at once after the writes, so the check reads what each node recovered from disk")
 	e.Int64(&o.Seed, "seed", "STRONGBOX_CRASH_SEED", 0, "seed for writers and kills (0: random)")
