@@ -204,8 +204,6 @@ type ledger struct {
 	writes []CrashWrite
 }
 
-func newLedger() *ledger { return &ledger{start: time.Now()} }
-
 func (l *ledger) now() int64 { return int64(time.Since(l.start)) }
 
 func (l *ledger) add(w CrashWrite) {
