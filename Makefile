@@ -4,8 +4,9 @@ GO      ?= go
 BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
+CRASH_DURATION ?= 5m
 
-.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long
+.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long crash
 
 all: build
 
@@ -59,6 +60,11 @@ check: build
 ## check-long: 10 minutes, 5 nodes, every nemesis; report under .run/check-long.
 check-long: build
 	$(BIN) check --nodes 5 --nemesis all --duration 10m --check-timeout 10m --out .run/check-long
+
+## crash: the crash test for 5 minutes on 3 nodes: writes of small, large and multipart objects while nodes (the leader too, sometimes all at once) are killed with SIGKILL, then every acknowledged write checked, byte for byte, on every node; report under .run/crash.
+crash: build
+	rm -rf .run/crash
+	$(BIN) crash --duration $(CRASH_DURATION) --out .run/crash
 
 clean:
 	rm -rf bin .run

@@ -40,6 +40,10 @@ func runServer(args []string) error {
 		domains   string
 		debugAddr string
 		credsFile string
+		// Snapshot and blob-maintenance tuning: 0 keeps node.Config's
+		// defaults. The crash test shortens them so that snapshots,
+		// snapshot installs and blob collection happen within its run.
+		snapThreshold, trailingLogs int
 	)
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
@@ -68,12 +72,23 @@ func runServer(args []string) error {
 	e.Int(&cfg.MaxUnauthenticated, "max-unauthenticated", "STRONGBOX_MAX_UNAUTHENTICATED", 64, "concurrent unauthenticated requests (CORS preflights, health, POST forms before their policy is checked)")
 	e.Int(&cfg.MaxConnections, "max-connections", "STRONGBOX_MAX_CONNECTIONS", 4096, "open S3 connections; past it new ones get 503 SlowDown")
 	e.Duration(&cfg.BodyIdleTimeout, "body-idle-timeout", "STRONGBOX_BODY_IDLE_TIMEOUT", 30e9, "a request body (or response) that makes no progress this long fails with RequestTimeout")
+	e.Int(&snapThreshold, "snapshot-threshold", "STRONGBOX_SNAPSHOT_THRESHOLD", 0, "take a Raft snapshot after this many new log entries (0: 8192)")
+	e.Duration(&nc.SnapshotInterval, "snapshot-interval", "STRONGBOX_SNAPSHOT_INTERVAL", 0, "how often to check the snapshot threshold (0: 30s)")
+	e.Int(&trailingLogs, "trailing-logs", "STRONGBOX_TRAILING_LOGS", 0, "log entries kept after a snapshot for lagging followers (0: 10240)")
+	e.Duration(&nc.BlobGarbageDelay, "blob-garbage-delay", "STRONGBOX_BLOB_GARBAGE_DELAY", 0, "how long a blob released by an overwrite or delete stays on disk (0: 1m)")
+	e.Duration(&nc.BlobSyncInterval, "blob-sync-interval", "STRONGBOX_BLOB_SYNC_INTERVAL", 0, "how often a node fetches the blobs it lacks (0: 1m)")
+	e.Duration(&nc.BlobCollectInterval, "blob-collect-interval", "STRONGBOX_BLOB_COLLECT_INTERVAL", 0, "how often unreferenced blobs are collected (0: 1h)")
+	e.Duration(&nc.BlobOrphanAge, "blob-orphan-age", "STRONGBOX_BLOB_ORPHAN_AGE", 0, "age past which an unreferenced blob is collected; keep it well above the longest upload (0: 1h)")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
 	if err := e.parse(args); err != nil {
 		return err
 	}
+	if snapThreshold < 0 || trailingLogs < 0 {
+		return fmt.Errorf("--snapshot-threshold and --trailing-logs must not be negative")
+	}
+	nc.SnapshotThreshold, nc.TrailingLogs = uint64(snapThreshold), uint64(trailingLogs)
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
