@@ -115,6 +115,13 @@ func Open(dir string) (*Store, error) {
 	if err := os.Mkdir(s.tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("blobstore: create %s: %w", s.tmp, err)
 	}
+	// The store's own entry in its parent: every blob's durability rests
+	// on the directories above it (each blob's rename is followed by a
+	// sync of its fan-out directory, each new fan-out directory by one of
+	// dir).
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, fmt.Errorf("blobstore: sync %s: %w", dir, err)
+	}
 	err := s.Walk(func(e Entry) error {
 		s.count.Add(1)
 		s.bytes.Add(e.Size)

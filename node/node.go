@@ -106,6 +106,13 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	if err := catchUpFromSnapshot(n.fsm, snaps, cfg); err != nil {
 		return nil, err
 	}
+	// The files are synced on every commit, but a new file's directory
+	// entry is durable only once its directory is: without this a power
+	// loss soon after a node's first start could take its log and state
+	// machine files with it, entries acknowledged to peers included.
+	if err := syncDirs(filepath.Dir(filepath.Clean(cfg.DataDir)), cfg.DataDir, raftDir, filepath.Join(raftDir, "snapshots"), fsmDir); err != nil {
+		return nil, err
+	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  n.mux.RaftStreamLayer(),
 		MaxPool: 4,
@@ -347,4 +354,20 @@ func (n *Node) now() int64 {
 	}
 	n.lastTime = t
 	return t
+}
+
+// syncDirs fsyncs each directory, making the entries in it durable.
+func syncDirs(dirs ...string) error {
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("node: sync %s: %w", dir, err)
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("node: sync %s: %w", dir, err)
+		}
+	}
+	return nil
 }
