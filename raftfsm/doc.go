@@ -8,16 +8,17 @@
 //
 // A log entry's Data is one Command in a versioned envelope:
 //
-//	[version=3][type][time: 8 bytes big-endian unix ns][payload]
+//	[version=5][type][time: 8 bytes big-endian unix ns][payload]
 //
 // Version 2 added the object tag set to PutObject's payload and the types
 // CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 3
 // added an optional blob reference to PutObject and CopyObject and the
 // multipart types (CreateMultipartUpload, UploadPart,
-// CompleteMultipartUpload, AbortMultipartUpload). Version 5 added
+// CompleteMultipartUpload, AbortMultipartUpload). Version 4 added
+// CompleteMultipartUpload's DefaultChecksum flag. Version 5 added
 // SetClusterID, which records the cluster's identity once (the first
 // committed wins; see the node package). Older entries still
-// decode, so an existing log replays; the leader writes version 3. (A
+// decode, so an existing log replays; the leader writes version 5. (A
 // mixed-version cluster is not supported: a node running older code
 // cannot apply newer entries.)
 //
