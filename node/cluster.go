@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/transport"
 )
 
 // joinAttemptTimeout bounds one join request to one member.
@@ -38,7 +39,10 @@ func (n *Node) join(ctx context.Context) error {
 			// going away) must not stall the join; the next attempt may
 			// reach a member that can.
 			actx, cancel := context.WithTimeout(ctx, joinAttemptTimeout)
-			err := n.postJSON(actx, addr, "/rpc/join", body)
+			err := n.learnClusterID(actx, addr)
+			if err == nil {
+				err = n.postJSON(actx, addr, "/rpc/join", body)
+			}
 			cancel()
 			if err != nil {
 				lastErr = err
@@ -56,6 +60,28 @@ func (n *Node) join(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// learnClusterID makes a joining node a member of the cluster of the
+// member at addr before it asks to be added: the leader starts replicating
+// to a new voter at once, and a joining node accepts no connections. The
+// ID is stored before it is used, so the node never takes part in the
+// cluster without it. A node that already has an ID keeps it; the
+// handshake refuses members of other clusters.
+func (n *Node) learnClusterID(ctx context.Context, addr string) error {
+	if !n.mux.Membership().Joining {
+		return nil
+	}
+	id, err := n.fetchClusterID(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if id.IsZero() {
+		// A cluster created before cluster IDs: join it as a member
+		// without one; its leader assigns one through the log.
+		return n.mux.SetMembership(transport.Membership{})
+	}
+	return n.adoptClusterID(id, "member "+addr)
 }
 
 // postJSON calls an internal RPC and turns a non-200 reply into an error.
@@ -208,7 +234,9 @@ type MemberStatus struct {
 	// holds, taken locally or installed from the leader.
 	LastSnapshotIndex uint64 `json:"last_snapshot_index"`
 	Leader            string `json:"leader"`
-	Error             string `json:"error,omitempty"`
+	// ClusterID is the member's cluster ID, empty while it has none.
+	ClusterID string `json:"cluster_id,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // ClusterStatus is the cluster as seen from the node that was asked.
@@ -221,7 +249,7 @@ type ClusterStatus struct {
 // machine's, which is what reads wait on.
 func (n *Node) selfStatus() MemberStatus {
 	_, leader := n.raft.LeaderWithID()
-	return MemberStatus{
+	s := MemberStatus{
 		ID:                n.cfg.ID,
 		ClusterAddr:       n.advertise,
 		S3URL:             n.cfg.S3URL,
@@ -233,6 +261,10 @@ func (n *Node) selfStatus() MemberStatus {
 		LastSnapshotIndex: parseUint(n.raft.Stats()["last_snapshot_index"]),
 		Leader:            string(leader),
 	}
+	if id := n.ClusterID(); !id.IsZero() {
+		s.ClusterID = id.String()
+	}
+	return s
 }
 
 func parseUint(s string) uint64 {
@@ -305,6 +337,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /rpc/join", n.handleJoin)
 	m.HandleFunc("POST /rpc/remove", n.handleRemove)
 	m.HandleFunc("GET /rpc/status", n.handleStatus)
+	m.HandleFunc("GET /rpc/cluster", n.handleCluster)
 	n.registerBlobRoutes(m) // PUT, GET, DELETE /rpc/blob/{id} (blob.go)
 	return m
 }

@@ -472,6 +472,14 @@ func (m *Mux) handleInbound(raw net.Conn) {
 			m.stats.refused.Add(1)
 			m.stats.otherCluster.Add(1)
 			m.logOtherCluster(oc, raw.RemoteAddr().String())
+		case errors.Is(err, ErrNotMember):
+			// A joining node asking for raft, or anyone dialing a node
+			// that has not joined yet: a bug, or a stray node of some
+			// other cluster. Worth a line, once a minute per peer.
+			m.stats.refused.Add(1)
+			if n, ok := m.peerLog.allow(err.Error(), m.cfg.now()); ok {
+				m.log.Warn("transport: refused connection: not a member", "remote", raw.RemoteAddr().String(), "err", err, "suppressed", n)
+			}
 		case errors.Is(err, errRefused):
 			m.stats.refused.Add(1)
 			m.log.Debug("transport: refused connection", "remote", raw.RemoteAddr(), "err", err)
@@ -554,9 +562,6 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 	if !verifyHello(m.cfg.Secret, bind, msg) {
 		return nil, nil, fmt.Errorf("hello from %q: %w", h.nodeID, errBadMAC)
 	}
-	if h.nodeID == m.cfg.NodeID {
-		return nil, nil, fmt.Errorf("hello from %q (advertising %s): %w", h.nodeID, h.addr, errOwnID)
-	}
 	// Compare without subtracting, which could overflow on hostile input.
 	skew := m.cfg.MaxClockSkew.Nanoseconds()
 	if nowNS := now.UnixNano(); h.ts < nowNS-skew || h.ts > nowNS+skew {
@@ -571,6 +576,11 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 	rp := reply{membership: local, nodeID: m.cfg.NodeID}
 	_, _ = rand.Read(rp.nonce[:])
 	status, joinOnly := admit(local, h.membership, h.typ, true)
+	// A reflected hello carries our own cluster ID; a node of another
+	// cluster that happens to have our ID is better reported as such.
+	if h.nodeID == m.cfg.NodeID && status != statusOtherCluster {
+		return nil, nil, fmt.Errorf("hello from %q (advertising %s, %s): %w", h.nodeID, h.addr, h.membership, errOwnID)
+	}
 	c := newConn(m, nc, h.nodeID, h.typ, true)
 	c.peerMembership, c.joinOnly = h.membership, joinOnly
 	if !m.promote(c) {
@@ -598,7 +608,7 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 	case statusOtherCluster:
 		return c, nil, &otherClusterError{peerID: h.nodeID, peerAddr: h.addr, peer: h.membership.ClusterID, ours: local.ClusterID, inbound: true}
 	case statusNotMember:
-		return c, nil, fmt.Errorf("%w: %s from %q (%s) while this node is %s: %w", errRefused, h.typ, h.nodeID, h.membership, local, ErrNotMember)
+		return c, nil, fmt.Errorf("%w: %s from node %q (advertising %s, %s) while this node is %s: %w", errRefused, h.typ, h.nodeID, h.addr, h.membership, local, ErrNotMember)
 	}
 	// The client answers our challenge; a replayed hello stops here.
 	confirm := make([]byte, confirmLen)
@@ -703,7 +713,7 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 	if !verifyReply(m.cfg.Secret, bind, msg, rmsg) {
 		return nil, fmt.Errorf("%w with %s (claims node %q): reply %w", ErrHandshake, addr, rp.nodeID, errBadMAC)
 	}
-	if rp.nodeID == m.cfg.NodeID {
+	if rp.nodeID == m.cfg.NodeID && rp.status != statusOtherCluster {
 		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, addr, errOwnID)
 	}
 	otherCluster := func() error {
