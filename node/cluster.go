@@ -34,6 +34,9 @@ func (n *Node) join(ctx context.Context) error {
 	var lastErr error
 	for {
 		for _, addr := range n.cfg.Join {
+			if addr == n.advertise {
+				continue // the transport refuses connections to ourselves
+			}
 			// Bound each attempt: a member that accepted the connection but
 			// cannot answer (mid-election, or relaying to a leader that is
 			// going away) must not stall the join; the next attempt may
@@ -116,14 +119,17 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad join request", http.StatusBadRequest)
 		return
 	}
+	addVoter := func() {
+		n.cfg.Logger.Info("adding voter", "id", jr.ID, "addr", jr.Addr)
+		if err := n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.Addr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			writeOutcome(w, mapRaftError(err))
+		}
+	}
 	if n.raft.State() != raft.Leader {
-		n.relay(w, r, "/rpc/join", body)
+		n.relay(w, r, "/rpc/join", body, addVoter)
 		return
 	}
-	n.cfg.Logger.Info("adding voter", "id", jr.ID, "addr", jr.Addr)
-	if err := n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.Addr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
-		writeOutcome(w, mapRaftError(err))
-	}
+	addVoter()
 }
 
 // RemoveMember removes a server from the cluster configuration. It may be
@@ -136,6 +142,9 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	addr, err := n.waitLeader(ctx)
 	if err != nil {
 		return err
+	}
+	if addr == n.advertise { // became leader while waiting
+		return n.removeLocal(id)
 	}
 	return n.postJSON(ctx, addr, "/rpc/remove", body)
 }
@@ -169,28 +178,36 @@ func (n *Node) handleRemove(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad remove request", http.StatusBadRequest)
 		return
 	}
+	remove := func() {
+		if err := n.removeLocal(jr.ID); err != nil {
+			if errors.Is(err, errUnknownMember) {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			writeOutcome(w, err)
+		}
+	}
 	if n.raft.State() != raft.Leader {
-		n.relay(w, r, "/rpc/remove", body)
+		n.relay(w, r, "/rpc/remove", body, remove)
 		return
 	}
-	if err := n.removeLocal(jr.ID); err != nil {
-		if errors.Is(err, errUnknownMember) {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		writeOutcome(w, err)
-	}
+	remove()
 }
 
 // relay passes a membership request on to the leader and copies back its
-// answer.
-func (n *Node) relay(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+// answer; if this node became the leader meanwhile, it runs local instead
+// (the transport refuses a connection to ourselves).
+func (n *Node) relay(w http.ResponseWriter, r *http.Request, path string, body []byte, local func()) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
 	addr, err := n.waitLeader(ctx)
 	if err != nil {
 		writeOutcome(w, err)
+		return
+	}
+	if addr == n.advertise {
+		local()
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, "http://"+addr+path, bytes.NewReader(body))

@@ -40,6 +40,7 @@ func runServer(args []string) error {
 		domains   string
 		debugAddr string
 	)
+	var clusterTLSFiles [3]string // cert, key, CA
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
 	e.String(&cfg.S3Addr, "s3-addr", "STRONGBOX_S3_ADDR", "127.0.0.1:9000", "S3 API listen address")
@@ -49,6 +50,9 @@ func runServer(args []string) error {
 	e.String(&cfg.AccessKey, "access-key", "STRONGBOX_ACCESS_KEY", defaultAccessKey, "S3 and admin access key")
 	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key")
 	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
+	e.String(&clusterTLSFiles[0], "cluster-tls-cert", "STRONGBOX_CLUSTER_TLS_CERT", "", "PEM certificate of this node for inter-node TLS (with --cluster-tls-key and --cluster-tls-ca)")
+	e.String(&clusterTLSFiles[1], "cluster-tls-key", "STRONGBOX_CLUSTER_TLS_KEY", "", "PEM private key for --cluster-tls-cert")
+	e.String(&clusterTLSFiles[2], "cluster-tls-ca", "STRONGBOX_CLUSTER_TLS_CA", "", "PEM certificate of the CA that signs every node's certificate; peers must present one")
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
 	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
@@ -77,6 +81,11 @@ func runServer(args []string) error {
 	if join != "" {
 		nc.Join = strings.Split(join, ",")
 	}
+	ctls, err := clusterTLS(clusterTLSFiles[0], clusterTLSFiles[1], clusterTLSFiles[2])
+	if err != nil {
+		return err
+	}
+	nc.TLS = ctls
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
@@ -117,7 +126,7 @@ func runServer(args []string) error {
 			nc.ID, inst.S3URL(), inst.Node.ClusterAddr(), nc.DataDir, cfg.AccessKey, cfg.SecretKey)
 		fmt.Print(certNote)
 	}
-	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
+	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr(), "cluster_tls", nc.TLS != nil, "cluster", inst.Node.ClusterID().String())
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down", "id", nc.ID)
