@@ -20,7 +20,8 @@ import (
 // blocked the connection is closed and the call fails with an error wrapping
 // ErrBlocked. Methods have the concurrency guarantees of net.Conn.
 type Conn struct {
-	raw     net.Conn
+	raw     net.Conn // the TLS connection, or tcp
+	tcp     net.Conn // the TCP connection under raw
 	m       *Mux
 	peer    string
 	typ     StreamType
@@ -39,8 +40,8 @@ type Conn struct {
 
 var _ net.Conn = (*Conn)(nil)
 
-func newConn(m *Mux, raw net.Conn, peer string, typ StreamType, inbound bool) *Conn {
-	return &Conn{raw: raw, m: m, peer: peer, typ: typ, inbound: inbound, done: make(chan struct{})}
+func newConn(m *Mux, raw, tcp net.Conn, peer string, typ StreamType, inbound bool) *Conn {
+	return &Conn{raw: raw, tcp: tcp, m: m, peer: peer, typ: typ, inbound: inbound, done: make(chan struct{})}
 }
 
 // PeerID returns the authenticated node ID of the other end.
@@ -175,11 +176,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Close closes the connection and stops tracking it. It is idempotent: later
-// calls return the result of the first.
+// calls return the result of the first. Over TLS it closes the TCP
+// connection without a close_notify alert, which could wait seconds for a
+// peer that does not read: the protocols carried frame their own messages,
+// and a fault rule must cut a connection at once.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.closeErr = c.raw.Close()
+		c.closeErr = c.tcp.Close()
 		c.m.untrack(c)
 	})
 	return c.closeErr

@@ -581,7 +581,7 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 	if h.nodeID == m.cfg.NodeID && status != statusOtherCluster {
 		return nil, nil, fmt.Errorf("hello from %q (advertising %s, %s): %w", h.nodeID, h.addr, h.membership, errOwnID)
 	}
-	c := newConn(m, nc, h.nodeID, h.typ, true)
+	c := newConn(m, nc, raw, h.nodeID, h.typ, true)
 	c.peerMembership, c.joinOnly = h.membership, joinOnly
 	if !m.promote(c) {
 		return nil, nil, net.ErrClosed
@@ -741,7 +741,7 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 	case statusNotMember:
 		return nil, fmt.Errorf("transport: dial %s: node %q is not a member of any cluster yet: %w", addr, rp.nodeID, ErrNotMember)
 	}
-	c := newConn(m, nc, rp.nodeID, t, false)
+	c := newConn(m, nc, raw, rp.nodeID, t, false)
 	c.peerMembership, c.madeJoining = rp.membership, local.Joining
 	if !m.promote(c) {
 		return nil, fmt.Errorf("transport: dial %s: %w", addr, net.ErrClosed)

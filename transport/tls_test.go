@@ -301,3 +301,38 @@ func TestLoadTLS(t *testing.T) {
 func pemEncode(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
+
+// Fault rules cut TLS connections as they cut plain ones, also when the
+// peer has stopped reading (Close does not wait to send close_notify).
+func TestTLSBlockCutsAtOnce(t *testing.T) {
+	ca := newTestCA(t, "cluster CA")
+	m1 := newTestMux(t, "n1", withTLS(ca.tls("n1")))
+	m2 := newTestMux(t, "n2", withTLS(ca.tls("n2")))
+	out := dialRaft(t, m1, m2)
+	in := acceptOne(t, m2.RaftStreamLayer(), 5*time.Second)
+	// n2 never reads: fill the pipe until n1's writes block.
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		_ = out.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := out.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	<-filled
+	_ = out.SetWriteDeadline(time.Time{})
+	m1.Faults().Block("n2")
+	if st := m1.Stats(); st.Open != 0 || st.FaultClosed != 1 {
+		t.Fatalf("after Block: %+v", st)
+	}
+	_ = in.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, in); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("n2's side was not cut")
+	}
+	if _, err := m1.RaftStreamLayer().Dial(raftAddr(m2), 5*time.Second); !errors.Is(err, ErrBlocked) {
+		t.Fatalf("n1→n2 after Block: %v, want ErrBlocked", err)
+	}
+}
