@@ -24,12 +24,15 @@ var (
 	ErrBlocked = errors.New("transport: peer blocked by fault rule")
 
 	// ErrHandshake means the peer could not be authenticated, or did not
-	// authenticate us: it closed the connection without replying (a wrong
-	// cluster secret on either side, a clock outside the allowed skew, or
-	// not a Strongbox node at all; the server's log says which), its reply
-	// was malformed or late, or its reply MAC was wrong (an impostor or a
-	// different secret). The wrapped error gives the detail; no payload
-	// was exchanged.
+	// authenticate us: the TLS handshake failed (no certificate from the
+	// cluster CA on either side, or TLS on one side only), the peer closed
+	// the connection without replying (a wrong cluster secret on either
+	// side, a clock outside the allowed skew, our own node ID, or not a
+	// Strongbox node at all; the server's log says which), its reply was
+	// malformed or late, its reply MAC was wrong (an impostor or a
+	// different secret), or it claimed our own node ID (a reflection, or
+	// two nodes with one ID). The wrapped error gives the detail; no
+	// payload was exchanged.
 	ErrHandshake = errors.New("transport: handshake failed")
 
 	// ErrUnavailable means the peer authenticated us but does not accept
