@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -334,5 +335,41 @@ func TestTLSBlockCutsAtOnce(t *testing.T) {
 	}
 	if _, err := m1.RaftStreamLayer().Dial(raftAddr(m2), 5*time.Second); !errors.Is(err, ErrBlocked) {
 		t.Fatalf("n1→n2 after Block: %v, want ErrBlocked", err)
+	}
+}
+
+// BenchmarkDial measures one authenticated connection, dial to Accept,
+// with and without TLS.
+func BenchmarkDial(b *testing.B) {
+	for _, useTLS := range []bool{false, true} {
+		name := "plain"
+		if useTLS {
+			name = "tls"
+		}
+		b.Run(name, func(b *testing.B) {
+			ca := newTestCA(b, "cluster CA")
+			var o1, o2 []func(*Config)
+			if useTLS {
+				o1, o2 = append(o1, withTLS(ca.tls("n1"))), append(o2, withTLS(ca.tls("n2")))
+			}
+			m1, m2 := newTestMux(b, "n1", o1...), newTestMux(b, "n2", o2...)
+			go func() {
+				for {
+					c, err := m2.HTTPListener().Accept()
+					if err != nil {
+						return
+					}
+					_ = c.Close()
+				}
+			}()
+			b.ResetTimer()
+			for b.Loop() {
+				c, err := m1.DialContext(context.Background(), "tcp", m2.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = c.Close()
+			}
+		})
 	}
 }
