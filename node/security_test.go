@@ -75,7 +75,7 @@ next:
 	return false
 }
 
-// testCluster is a set of nodes started by startNodes, closed at cleanup.
+// testNodes is a set of nodes started by startNodes, closed at cleanup.
 type testNodes struct {
 	tb    testing.TB
 	nodes []*Node
