@@ -43,7 +43,13 @@ func (n *Node) propose(ctx context.Context, cmd *raftfsm.Command) (*raftfsm.Resu
 		} else {
 			var addr string
 			if addr, err = n.waitLeader(ctx); err == nil {
-				res, err = n.forwardApply(ctx, addr, data)
+				if addr == n.advertise {
+					// Became leader while waiting; the transport refuses
+					// a connection to ourselves.
+					res, err = n.applyLocal(data)
+				} else {
+					res, err = n.forwardApply(ctx, addr, data)
+				}
 			}
 		}
 		if errors.Is(err, errNotLeader) && attempt+1 < maxForwardAttempts && ctx.Err() == nil {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/strongboxdb/strongbox/transport"
 )
 
 // Config describes one node. Zero durations pick the defaults documented on
@@ -32,6 +34,10 @@ type Config struct {
 	Join []string
 	// Secret authenticates inter-node traffic; every member must share it.
 	Secret string
+	// TLS, if set, runs all inter-node traffic over mutually authenticated
+	// TLS 1.3 (see transport.TLS), with the secret's handshake inside.
+	// Every member must use it, with certificates from the same CA.
+	TLS *transport.TLS
 
 	// Raft timing. Defaults suit loopback and LAN deployments and bring a
 	// new leader up within about a second of the old one dying:
@@ -77,6 +83,11 @@ type Config struct {
 	UnsafeLocalReads bool
 
 	Logger *slog.Logger
+
+	// noClusterID makes a bootstrapping node create no cluster ID and its
+	// leaders propose none, like versions before cluster IDs: tests use it
+	// to build the data directories an upgrade starts from.
+	noClusterID bool
 	// RaftLogOutput receives hashicorp/raft's own log lines; default
 	// io.Discard (its lines at INFO are chatty).
 	RaftLogOutput io.Writer

@@ -41,7 +41,27 @@
 //
 // Membership: a new data directory without Join bootstraps a single-node
 // cluster; with Join it asks a member (which relays to the leader) to add
-// it as a voter. Status and removal are offered to operators through
+// it as a voter.
+//
+// Cluster identity (identity.go): bootstrap makes a random cluster ID and
+// stores it in <data-dir>/cluster-id before the cluster exists; the first
+// leader records it in the state machine (raftfsm SetClusterID, first
+// committed wins), which makes it durable on every member and carries it
+// in snapshots. A joining node presents no ID and is served only GET
+// /rpc/cluster and POST /rpc/join; it learns the ID from the member it
+// joins and stores it before asking to be added, so the leader's first
+// Raft connection to it already finds it a member. From then on the
+// transport refuses nodes of other clusters, logging them. A data
+// directory made before cluster IDs starts as a member without one (it
+// accepts any secret holder, as before); its leader proposes a random ID,
+// and every member adopts the committed one as it applies it. A node whose
+// file and state machine name different IDs refuses to start. The
+// transport refuses connections to the node's own ID, so a node never
+// dials itself: when it turns out to be the leader while relaying,
+// forwarding or removing, it acts locally.
+//
+// TLS: Config.TLS runs all inter-node traffic over mutual TLS (see
+// transport.TLS); every member must use it, with certificates from one CA. Status and removal are offered to operators through
 // AdminHandler, and so are the transport's fault rules (faults.go: block,
 // unblock, delay, heal; `strongbox cluster partition` sets them on every
 // member). The fault API refuses a delay over transport.MaxFaultDelay and

@@ -8,14 +8,17 @@
 //
 // A log entry's Data is one Command in a versioned envelope:
 //
-//	[version=3][type][time: 8 bytes big-endian unix ns][payload]
+//	[version=5][type][time: 8 bytes big-endian unix ns][payload]
 //
 // Version 2 added the object tag set to PutObject's payload and the types
 // CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 3
 // added an optional blob reference to PutObject and CopyObject and the
 // multipart types (CreateMultipartUpload, UploadPart,
-// CompleteMultipartUpload, AbortMultipartUpload). Older entries still
-// decode, so an existing log replays; the leader writes version 3. (A
+// CompleteMultipartUpload, AbortMultipartUpload). Version 4 added
+// CompleteMultipartUpload's DefaultChecksum flag. Version 5 added
+// SetClusterID, which records the cluster's identity once (the first
+// committed wins; see the node package). Older entries still
+// decode, so an existing log replays; the leader writes version 5. (A
 // mixed-version cluster is not supported: a node running older code
 // cannot apply newer entries.)
 //
@@ -67,7 +70,7 @@
 //
 // One bbolt file, <dir>/fsm.db:
 //
-//	meta/                     format -> 1; applied -> index, term (2 x uint64 BE)
+//	meta/                     format -> 1; applied -> index, term (2 x uint64 BE); cluster_id -> 16 bytes, once set
 //	buckets/                  <bucket name> -> bucket record (version, created ns, CORS rules)
 //	data/<bucket name>/o/     <object key> -> object record
 //	data/<bucket name>/b/     <object key> -> inline body bytes

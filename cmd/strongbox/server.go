@@ -45,6 +45,7 @@ func runServer(args []string) error {
 		// snapshot installs and blob collection happen within its run.
 		snapThreshold, trailingLogs int
 	)
+	var clusterTLSFiles [3]string // cert, key, CA
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
 	e.String(&cfg.S3Addr, "s3-addr", "STRONGBOX_S3_ADDR", "127.0.0.1:9000", "S3 API listen address")
@@ -55,6 +56,9 @@ func runServer(args []string) error {
 	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key (with --credentials-file: used only if set explicitly)")
 	e.String(&credsFile, "credentials-file", "STRONGBOX_CREDENTIALS_FILE", "", "JSON file of access keys with read, write or admin permissions; reloaded on change and on SIGHUP")
 	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
+	e.String(&clusterTLSFiles[0], "cluster-tls-cert", "STRONGBOX_CLUSTER_TLS_CERT", "", "PEM certificate of this node for inter-node TLS (with --cluster-tls-key and --cluster-tls-ca)")
+	e.String(&clusterTLSFiles[1], "cluster-tls-key", "STRONGBOX_CLUSTER_TLS_KEY", "", "PEM private key for --cluster-tls-cert")
+	e.String(&clusterTLSFiles[2], "cluster-tls-ca", "STRONGBOX_CLUSTER_TLS_CA", "", "PEM certificate of the CA that signs every node's certificate; peers must present one")
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
 	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
@@ -101,6 +105,11 @@ func runServer(args []string) error {
 	if join != "" {
 		nc.Join = strings.Split(join, ",")
 	}
+	ctls, err := clusterTLS(clusterTLSFiles[0], clusterTLSFiles[1], clusterTLSFiles[2])
+	if err != nil {
+		return err
+	}
+	nc.TLS = ctls
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
@@ -162,7 +171,7 @@ func runServer(args []string) error {
 			clusterSecret: nc.Secret, certNote: certNote, warnings: warnings,
 		})
 	}
-	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
+	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr(), "cluster_tls", nc.TLS != nil, "cluster", inst.Node.ClusterID().String())
 	// SIGHUP reloads the credentials file. Without one it keeps its
 	// default effect (ending the process), as a terminal's hang-up should.
 	hup := make(chan os.Signal, 1)
