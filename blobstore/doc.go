@@ -151,14 +151,22 @@
 // PreconditionFailed), lists it in garbage/ with the command's time. Each
 // node polls that list and removes a listed blob Config.BlobGarbageDelay
 // (default a minute) after that time, so that a GET that read the old
-// record just before still finds the file; a read of a blob-backed object
-// also holds its blobs on the node serving it until it ends, so a long
-// download survives an overwrite. garbage/ is local bookkeeping written
-// deterministically: replicas differ only in how much they have drained.
-// CollectBlobs runs every BlobCollectInterval with a grace period of
-// BlobOrphanAge (both an hour by default) and removes what nothing refers
-// to: blobs whose upload failed after StoreBlob, and replicas that arrived
-// after their blob was drained.
+// record just before still finds the file. garbage/ is local bookkeeping
+// written deterministically: replicas differ only in how much they have
+// drained. CollectBlobs runs every BlobCollectInterval with a grace period
+// of BlobOrphanAge (both an hour by default) and removes what nothing
+// refers to: blobs whose upload failed after StoreBlob, and replicas that
+// arrived after their blob was drained. It leaves blobs still listed in
+// garbage/ to the drain (whose delay, unlike a file's age, covers the
+// read that just looked the record up).
+//
+// Read holds. A read of a blob-backed object holds its blobs on the node
+// serving it until it ends, so a long download survives an overwrite or
+// delete. Every path that removes a blob file honours holds: the drain
+// skips a held blob and retries it on its next pass; the orphan
+// collector, a discard and a peer's DELETE leave it and remove it the
+// moment its last hold ends. Holds are local: a node that lacks a part
+// and fetches it from a peer relies on the peer's drain delay.
 //
 // Failed uploads. After StoreBlob, the S3 layer calls DiscardBlob only
 // when the command will not be proposed (a Content-MD5 or checksum

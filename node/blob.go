@@ -109,9 +109,11 @@ type blobService struct {
 	repMu       sync.Mutex
 	replicating map[string]context.CancelFunc
 
-	// held counts, per blob ID, the open object reads using it (blobgc.go).
-	heldMu sync.Mutex
-	held   map[string]int
+	// held counts, per blob ID, the open object reads using it; deferred
+	// lists held blobs to remove when their last hold ends (blobgc.go).
+	heldMu   sync.Mutex
+	held     map[string]int
+	deferred map[string]struct{}
 }
 
 // newBlobService opens the node's blob store under DataDir/blobs. A store
@@ -130,6 +132,7 @@ func newBlobService(n *Node) *blobService {
 
 		replicating: map[string]context.CancelFunc{},
 		held:        map[string]int{},
+		deferred:    map[string]struct{}{},
 	}
 	b.store, b.openErr = blobstore.Open(filepath.Join(n.cfg.DataDir, "blobs"))
 	if b.openErr != nil {
@@ -690,7 +693,7 @@ func (n *Node) handleDeleteBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	if err := b.store.Remove(id); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
@@ -714,7 +717,7 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 		cancel()
 	}
 	b.repMu.Unlock()
-	if err := b.store.Remove(id); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -735,7 +738,7 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 // discardBlob removes a blob after a failed StoreBlob: locally now, on the
 // peers in the background.
 func (n *Node) discardBlob(b *blobService, id string, peers []raft.Server) {
-	if err := b.store.Remove(id); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil {
 		b.log("removing failed blob", "blob", id, "err", err)
 	}
 	if !b.enter() {
@@ -1126,6 +1129,7 @@ type CollectResult struct {
 	Scanned      int   // blobs on this node
 	Removed      int   // of those, removed as garbage
 	RemovedBytes int64 // their size
+	Held         int   // garbage an open read still holds: removed when it ends
 }
 
 // CollectBlobs removes every blob on this node that is older than
@@ -1143,7 +1147,13 @@ type CollectResult struct {
 // upload's proposal is bounded by ApplyTimeout and the request's
 // deadline; use an hour, not seconds). Blobs that an apply orphaned
 // (overwrite, delete, abort) are found here too, but the state machine's
-// garbage list removes them sooner (see blobstore's package doc).
+// garbage list removes them sooner (see blobstore's package doc); the
+// node's own collection counts a listed blob as referenced, leaving it to
+// that drain.
+//
+// A blob an open read holds (the object was deleted or overwritten while
+// a GET streams it) is not removed, whatever its age: it is counted in
+// Held and removed when the last such read ends.
 func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool, olderThan time.Duration) (CollectResult, error) {
 	var res CollectResult
 	b := n.blobs()
@@ -1167,8 +1177,13 @@ func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool
 		if !e.ModTime.Before(cutoff) || referenced(e.ID) {
 			return nil
 		}
-		if err := b.store.Remove(e.ID); err != nil {
+		removed, err := b.removeUnlessHeld(e.ID, true)
+		if err != nil {
 			return err
+		}
+		if !removed {
+			res.Held++
+			return nil
 		}
 		res.Removed++
 		res.RemovedBytes += e.Size
