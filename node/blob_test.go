@@ -556,7 +556,7 @@ func TestBlobRPCVerifiesReplicas(t *testing.T) {
 
 	// Ranged GET, then DELETE.
 	ref := BlobRef{ID: id, Size: int64(len(data)), MD5: good}
-	body, err := a.getRemoteBlob(blobCtx(t), b.ClusterAddr(), ref, 10, 20)
+	body, err := a.getRemoteBlob(blobCtx(t), b.ClusterAddr(), ref, 10, 20, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +568,7 @@ func TestBlobRPCVerifiesReplicas(t *testing.T) {
 	if err := a.deleteRemoteBlob(blobCtx(t), b.ClusterAddr(), id); err != nil || b.HasBlob(id) {
 		t.Fatalf("DELETE: %v, still there %v", err, b.HasBlob(id))
 	}
-	if _, err := a.getRemoteBlob(blobCtx(t), b.ClusterAddr(), ref, 0, 10); err == nil {
+	if _, err := a.getRemoteBlob(blobCtx(t), b.ClusterAddr(), ref, 0, 10, false); err == nil {
 		t.Fatal("GET of a deleted blob succeeded")
 	}
 }
@@ -622,7 +622,7 @@ func TestBlobTransfersFailWhenPeerStalls(t *testing.T) {
 		}
 	})
 	t.Run("fetch, peer stops sending", func(t *testing.T) {
-		body, err := a.getRemoteBlob(blobCtx(t), addr, BlobRef{ID: blobstore.NewID(), Size: 1000000}, 0, 1000)
+		body, err := a.getRemoteBlob(blobCtx(t), addr, BlobRef{ID: blobstore.NewID(), Size: 1000000}, 0, 1000, false)
 		if err != nil {
 			t.Fatal(err)
 		}
