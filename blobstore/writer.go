@@ -26,6 +26,11 @@ type CreateOptions struct {
 	// which is always computed (it is the ETag). SHA256 costs the most;
 	// ask for it only when it is to be verified or stored.
 	Checksums []checksum.Algorithm
+	// Replace makes Commit replace a committed blob of the same ID
+	// instead of keeping it: the repair of a copy found corrupt, with a
+	// copy verified against the blob's MD5. The replacement is atomic:
+	// a reader sees the old file or the new one, never a mix.
+	Replace bool
 }
 
 // Info describes the bytes of a blob.
@@ -81,6 +86,8 @@ type Writer struct {
 	err   error // sticky: the first write failure
 	// flushed is where the last writeback hint ended.
 	flushed int64
+	sums    *sumWriter // the chunk checksums, beside the temporary file
+	replace bool
 
 	// mu guards what followers look at; cond wakes them when bytes
 	// arrive or the state changes. Only the owner changes state, under mu.
@@ -105,7 +112,14 @@ func (s *Store) Create(opts CreateOptions) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: create temporary file: %w", err)
 	}
-	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit}
+	sums, err := newSumWriter(s.tmp, id+"-*.crc.tmp")
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit,
+		sums: sums, replace: opts.Replace}
 	w.cond.L = &w.mu
 	return w, nil
 }
@@ -151,6 +165,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	_, _ = w.set.Write(p[:n])
+	w.sums.write(p[:n])
 	w.size += int64(n)
 	if w.size-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.size-w.flushed)
@@ -209,11 +224,13 @@ func fill(r io.Reader, buf []byte) (int, error) {
 }
 
 // Commit makes the blob durable and visible under its ID: it seals it
-// (Follow readers reach EOF), fsyncs the file, renames it into place and
-// fsyncs the directory. If a blob with this ID already exists (a replica
-// received twice), the existing one is kept and this copy discarded: blob
-// IDs are random and a blob never changes, so they hold the same bytes.
-// On failure the temporary file is removed and the error returned;
+// (Follow readers reach EOF), fsyncs the file and its chunk checksums,
+// renames the checksums and then the blob into place and fsyncs the
+// directory. If a blob with this ID already exists (a replica received
+// twice), the existing one is kept and this copy discarded: blob IDs are
+// random and a blob never changes, so they hold the same bytes; unless
+// the Writer was created with Replace, which replaces it (a repair).
+// On failure the temporary files are removed and the error returned;
 // Abort is then a no-op.
 func (w *Writer) Commit() (Info, error) {
 	if w.state != stateWriting {
@@ -226,15 +243,24 @@ func (w *Writer) Commit() (Info, error) {
 	}
 	info := w.Sum()
 	w.setState(stateSealed, &info)
-	if err := w.f.Sync(); err != nil {
-		w.fail()
-		return Info{}, fmt.Errorf("blobstore: fsync %s: %w", w.id, err)
+	// The checksum file's fsync runs beside the blob's, so that it adds
+	// no second wait for the disk.
+	sumsDone := make(chan error, 1)
+	go func() { sumsDone <- w.sums.finish(info.Size) }()
+	err := w.f.Sync()
+	if err != nil {
+		err = fmt.Errorf("blobstore: fsync %s: %w", w.id, err)
 	}
-	err := w.f.Close()
+	if cerr := w.f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("blobstore: close %s: %w", w.id, cerr)
+	}
 	w.f = nil
+	if serr := <-sumsDone; serr != nil && err == nil {
+		err = fmt.Errorf("blobstore: %s: %w", w.id, serr)
+	}
 	if err != nil {
 		w.fail()
-		return Info{}, fmt.Errorf("blobstore: close %s: %w", w.id, err)
+		return Info{}, err
 	}
 	final := w.s.path(w.id)
 	s := w.s
@@ -243,13 +269,28 @@ func (w *Writer) Commit() (Info, error) {
 		return Info{}, err
 	}
 	s.mu.Lock()
-	_, statErr := os.Lstat(final)
+	old, statErr := os.Lstat(final)
 	existed := statErr == nil
-	if existed {
-		err = os.Remove(w.tmp)
-	} else if err = os.Rename(w.tmp, final); err == nil {
-		s.count.Add(1)
-		s.bytes.Add(info.Size)
+	switch {
+	case existed && !w.replace:
+		err = errors.Join(os.Remove(w.tmp), os.Remove(w.sums.path))
+	default:
+		// The checksums go first: a blob is never visible without them,
+		// and a crash between the two renames leaves a checksum file
+		// without its blob, which Open removes (or, replacing, the new
+		// checksums beside the old blob, which then reads as corrupt and
+		// is repaired again).
+		if err = os.Rename(w.sums.path, s.sumPath(w.id)); err == nil {
+			if err = os.Rename(w.tmp, final); err != nil && !existed {
+				_ = os.Remove(s.sumPath(w.id))
+			}
+		}
+		if err == nil && existed {
+			s.bytes.Add(info.Size - old.Size())
+		} else if err == nil {
+			s.count.Add(1)
+			s.bytes.Add(info.Size)
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -259,7 +300,7 @@ func (w *Writer) Commit() (Info, error) {
 	// Also when the blob existed: a concurrent Commit of the same ID may
 	// have renamed it without having fsynced the directory yet.
 	if err := syncDir(filepath.Dir(final)); err != nil {
-		if !existed {
+		if !existed { // (a replacement stays: the old copy was worse)
 			// Visible but perhaps not durable: take it back rather than
 			// let a caller count a copy that a crash may lose.
 			_ = s.Remove(w.id)
@@ -290,6 +331,7 @@ func (w *Writer) fail() error {
 	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	errs = append(errs, w.sums.discard())
 	w.setState(stateAborted, nil)
 	return errors.Join(errs...)
 }

@@ -39,6 +39,19 @@
 // the process exit (cmd/strongbox does, non-zero, for a supervisor to
 // restart it). A restart resumes from the last durably applied entry.
 //
+// Large objects (blob.go, blobcheck.go, blobgc.go; the design is in
+// blobstore's package doc): bodies too large for the log are blob files
+// replicated to a majority before their command is proposed. Every read
+// of a blob file, for a GET or for a peer's fetch, verifies each chunk
+// against the checksums recorded when it was written; a corrupt or torn
+// copy is never served but read from another member and replaced by a
+// verified copy, and when no member has a good copy the read fails
+// (objstore.ErrUnavailable). Blob files are removed by the garbage drain
+// (blobs released by a delete or overwrite) and the orphan collector
+// (blobs nothing refers to); neither removes a blob that an open GET on
+// this node still needs (a read hold): a held blob is removed when the
+// last read holding it ends.
+//
 // Membership: a new data directory without Join bootstraps a single-node
 // cluster; with Join it asks a member (which relays to the leader) to add
 // it as a voter.

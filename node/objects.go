@@ -39,8 +39,9 @@ type blobBody struct {
 // one file (or one fetch from a peer) at a time.
 //
 // The blobs are held until Close: if the object is overwritten or deleted
-// during a long read, this node's garbage drain keeps the parts the read
-// has yet to open.
+// during a long read, nothing on this node removes the parts the read has
+// yet to open, neither the garbage drain nor the orphan collector
+// (blobgc.go, "Read holds").
 func (b *blobBody) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 	b.n.blobs().hold(b.blobs)
 	r := &partsReader{ctx: ctx, body: b, off: off, left: length}

@@ -25,9 +25,9 @@ type applier struct {
 	buckets *bolt.Bucket // bucket name -> bucket record
 	data    *bolt.Bucket // bucket name -> {o, b, u, p} sub-buckets
 
-	// blobs and garbage are the blob index and garbage list (blobs.go),
-	// opened on first use.
-	blobs, garbage *bolt.Bucket
+	// blobs, garbage and garbageIDs are the blob index, the garbage list
+	// and its index by blob (blobs.go), opened on first use.
+	blobs, garbage, garbageIDs *bolt.Bucket
 	// index is the log index of the entry being applied and seq counts the
 	// garbage entries it listed: together they key garbage/.
 	index uint64

@@ -78,6 +78,7 @@
 //	data/<bucket name>/p/     <upload id><part number> -> part record
 //	blobs/                    <blob id> -> size, md5: every referenced blob (blobs.go)
 //	garbage/                  <index><seq> -> blob id: released blobs, drained per node
+//	garbage-ids/              <blob id> -> <index><seq>: garbage/ by blob, for the collector
 //
 // Keys are the raw object key bytes, so bbolt's order is S3's UTF-8 byte
 // order and a listing is a cursor walk. Records and bodies live in separate
