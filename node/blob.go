@@ -57,6 +57,13 @@ const (
 	maxBlobFetches = 16 // concurrent fetches from peers (OpenBlob misses, FetchBlob, heals)
 	maxBlobHeals   = 4  // of those, background heals started by range reads
 
+	// blobStoreWait is how long an upload waits for one of the
+	// maxBlobStores slots before it is shed with SlowDown: a burst of
+	// uploads (32 clients of 1 MiB objects) queues briefly instead of
+	// half of it being refused. The client's body waits in TCP buffers
+	// meanwhile; the S3 front end bounds how many requests can wait.
+	blobStoreWait = 10 * time.Second
+
 	// maxBlobSize caps a replica whose sender did not announce its size:
 	// S3's largest single PUT and largest part.
 	maxBlobSize = 5 << 30
@@ -212,6 +219,23 @@ func tryAcquire(sem chan struct{}) bool {
 	}
 }
 
+// acquireWithin takes a slot of sem, waiting at most wait (or until ctx
+// ends) for one to free up.
+func acquireWithin(ctx context.Context, sem chan struct{}, wait time.Duration) bool {
+	if tryAcquire(sem) {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
 func release(sem chan struct{}) { <-sem }
 
 // registerBlobRoutes mounts the blob RPCs on the internal handler.
@@ -251,8 +275,8 @@ func (n *Node) BlobStats() blobstore.Stats {
 // remaining voters continues in the background, so that usually every
 // node ends up with the blob and reads need no fetch.
 //
-// Errors: objstore.ErrSlowDown when maxBlobStores uploads are in
-// progress; objstore.ErrUnavailable when a majority cannot be reached (the
+// Errors: objstore.ErrSlowDown when maxBlobStores uploads were in
+// progress for all of blobStoreWait; objstore.ErrUnavailable when a majority cannot be reached (the
 // upload stops as soon as that is certain); blobstore.ErrTooLarge past the
 // limit; the reader's or ctx's error. On any error the blob is removed
 // from this node and, best-effort, from the peers; the orphan collection
@@ -266,7 +290,7 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 		return BlobRef{}, b.unavailable()
 	}
 	defer b.leave()
-	if !tryAcquire(b.stores) {
+	if !acquireWithin(ctx, b.stores, blobStoreWait) {
 		return BlobRef{}, fmt.Errorf("%w: %d blob uploads in progress", objstore.ErrSlowDown, maxBlobStores)
 	}
 	defer release(b.stores)

@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -169,5 +171,60 @@ func TestOversizedHeaders(t *testing.T) {
 	r, _ := readResponse(t, conn, 10*time.Second)
 	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("1 MiB of headers: %d", r.StatusCode)
+	}
+}
+
+// TestUploadBurstQueuesForBlobStreams: 32 large uploads at once, more than
+// a node's blob streams, are all served: the ones past the bound wait for
+// a stream instead of being refused with SlowDown. Every upload has sent
+// its headers and the start of its body before any is allowed to finish,
+// so half of them must wait.
+func TestUploadBurstQueuesForBlobStreams(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	mustCreateBucket(t, c.client(0), "burst")
+	const n, size, head = 32, 1 << 20, 64 << 10
+	var started, finish sync.WaitGroup
+	started.Add(n)
+	finish.Add(1)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/burst/obj%d", c.nodes[0].S3URL(), i), pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		sigv4.Sign(req, testAccessKey, testSecretKey, "us-east-1", sigv4.UnsignedPayload, time.Now())
+		go func() {
+			defer pw.Close()
+			body := bytes.Repeat([]byte{byte(i)}, size)
+			_, err := pw.Write(body[:head])
+			started.Done()
+			if err != nil {
+				return
+			}
+			finish.Wait()
+			_, _ = pw.Write(body[head:])
+		}()
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("PUT %s: %d %s", req.URL.Path, resp.StatusCode, b)
+			}
+			errs <- err
+		}()
+	}
+	started.Wait()
+	finish.Done()
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
