@@ -225,9 +225,10 @@ func TestCrashCatchesDamage(t *testing.T) {
 	if s.Verdict != "fail" {
 		t.Fatalf("verdict %s after blob %s was flipped and %s deleted on every node", s.Verdict, flipped, deleted)
 	}
-	// Per node: the flipped blob is corrupt (or lost, if the node
-	// detects the damage and refuses to serve it), the deleted one lost.
-	if s.Corrupt+s.Lost != 2*3 || s.Lost < 3 {
+	// Per node: both are lost. Blob files carry chunk checksums, so the
+	// flipped copy is detected and never served (every node's copy is
+	// damaged, so the read fails); the deleted one is gone everywhere.
+	if s.Lost != 2*3 || s.Corrupt != 0 {
 		t.Fatalf("lost %d, corrupt %d, want both blobs reported on each of 3 nodes: %+v", s.Lost, s.Corrupt, s.Findings)
 	}
 }
@@ -240,7 +241,8 @@ func damageBlobs(nodesDir string) (flipped, deleted string, err error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && filepath.Base(filepath.Dir(filepath.Dir(p))) == "blobs" {
+		// Blob files only: their checksum files (<id>.crc) sit beside them.
+		if !d.IsDir() && !strings.Contains(d.Name(), ".") && filepath.Base(filepath.Dir(filepath.Dir(p))) == "blobs" {
 			paths[d.Name()] = append(paths[d.Name()], p)
 		}
 		return nil
