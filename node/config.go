@@ -53,6 +53,10 @@ type Config struct {
 	// ApplyTimeout bounds how long a write may wait to be enqueued and how
 	// long reads and forwarded calls may wait on the cluster. Default 10s.
 	ApplyTimeout time.Duration
+	// MaxOpenUploads bounds the open multipart uploads of one bucket;
+	// CreateMultipartUpload past it is shed with ErrSlowDown. Default
+	// 10,000.
+	MaxOpenUploads int
 
 	// Snapshot policy (raft's): take one when this many entries accumulated
 	// since the last, checking every SnapshotInterval; keep TrailingLogs
@@ -125,6 +129,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.TrailingLogs == 0 {
 		out.TrailingLogs = 10240
+	}
+	if out.MaxOpenUploads <= 0 {
+		out.MaxOpenUploads = 10000
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -211,7 +211,20 @@ func newUploadID() string {
 }
 
 // CreateMultipartUpload starts an upload under a new ID.
+//
+// A bucket holds at most MaxOpenUploads open uploads; past that the
+// request is shed with ErrSlowDown until some are completed or aborted.
+// The count is this node's view, checked before proposing: a soft bound
+// that concurrent creations may overshoot by a few, which is all a bound
+// against unbounded growth needs.
 func (n *Node) CreateMultipartUpload(ctx context.Context, u *objstore.Upload) (objstore.Upload, error) {
+	open, err := n.fsm.OpenUploads(u.Bucket, n.cfg.MaxOpenUploads)
+	if err != nil {
+		return objstore.Upload{}, err
+	}
+	if open >= n.cfg.MaxOpenUploads {
+		return objstore.Upload{}, fmt.Errorf("%w: bucket %s has %d open multipart uploads; complete or abort some", objstore.ErrSlowDown, u.Bucket, open)
+	}
 	up := *u
 	up.UploadID = newUploadID()
 	res, err := n.propose(ctx, raftfsm.NewCreateMultipartUpload(&up))

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
 	"github.com/strongboxdb/strongbox/server"
@@ -226,5 +228,39 @@ func TestUploadBurstQueuesForBlobStreams(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestOpenUploadsBounded: a bucket's open multipart uploads are bounded;
+// past the bound CreateMultipartUpload is shed until one is finished.
+func TestOpenUploadsBounded(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *server.Config) { cfg.Node.MaxOpenUploads = 3 })
+	cl := newClient(c.nodes[0].S3URL(), testAccessKey, testSecretKey, noRetries)
+	mustCreateBucket(t, cl, "ups")
+	create := func() (string, error) {
+		out, err := cl.CreateMultipartUpload(ctxT(t), &s3.CreateMultipartUploadInput{Bucket: aws.String("ups"), Key: aws.String("k")})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.UploadId), nil
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		id, err := create()
+		if err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+		ids = append(ids, id)
+	}
+	_, err := create()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "SlowDown" {
+		t.Fatalf("fourth upload: %v, want SlowDown", err)
+	}
+	if _, err := cl.AbortMultipartUpload(ctxT(t), &s3.AbortMultipartUploadInput{Bucket: aws.String("ups"), Key: aws.String("k"), UploadId: aws.String(ids[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create(); err != nil {
+		t.Fatalf("upload after an abort: %v", err)
 	}
 }
