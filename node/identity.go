@@ -220,7 +220,7 @@ func (n *Node) proposeClusterID() {
 		id = transport.NewClusterID()
 		n.cfg.Logger.Info("assigning this cluster an ID", "cluster", id.String())
 	}
-	if _, err := n.applyLocal(raftfsm.NewSetClusterID(id).Marshal()); err != nil {
+	if _, err := n.applyLocalBackground(raftfsm.NewSetClusterID(id).Marshal()); err != nil {
 		n.cfg.Logger.Warn("could not record the cluster ID; the next leader will try again", "err", err)
 	}
 }
