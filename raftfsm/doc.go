@@ -24,7 +24,10 @@
 // the entry and the CPU budget is small. Maps are written in key order so
 // the encoding is canonical. Decoding checks every length against the
 // remaining input and refuses unknown versions and types. The PUT body is
-// the last field and is decoded without copying.
+// the last field and is decoded without copying. Fuzz targets hold the
+// command, Result and record decoders to that: any input either decodes to
+// a value that re-encodes to the same value or is refused with an error
+// (FuzzUnmarshalCommand, FuzzUnmarshalResult, FuzzDecodeRecord; make fuzz).
 //
 // Everything non-deterministic is decided by the leader before proposing:
 // the Time field (bucket Created, object LastModified), the ETag and
