@@ -25,9 +25,10 @@
 // the encoding is canonical. Decoding checks every length against the
 // remaining input and refuses unknown versions and types. The PUT body is
 // the last field and is decoded without copying. Fuzz targets hold the
-// command, Result and record decoders to that: any input either decodes to
-// a value that re-encodes to the same value or is refused with an error
-// (FuzzUnmarshalCommand, FuzzUnmarshalResult, FuzzDecodeRecord; make fuzz).
+// command, Result and record decoders to that: any input is either refused
+// with an error or decodes to a value that, encoded and decoded again,
+// comes back the same (a Result's error as the same sentinel, its message
+// kept) (FuzzUnmarshalCommand, FuzzUnmarshalResult, FuzzDecodeRecord).
 //
 // Everything non-deterministic is decided by the leader before proposing:
 // the Time field (bucket Created, object LastModified), the ETag and
