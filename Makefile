@@ -5,8 +5,10 @@ BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
 CRASH_DURATION ?= 5m
+FUZZTIME ?= 60s
+FUZZSHORTTIME ?= 3s
 
-.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long crash
+.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long crash fuzz fuzz-short
 
 all: build
 
@@ -28,6 +30,14 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+## fuzz: every native fuzz target (go test -fuzz), one after another, FUZZTIME each (default 60s); prints executions per target. FUZZ=regexp picks targets, FUZZPARALLEL=n sets workers.
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## fuzz-short: every fuzz target for FUZZSHORTTIME (default 3s), as CI runs them.
+fuzz-short:
+	GO=$(GO) FUZZTIME=$(FUZZSHORTTIME) scripts/fuzz.sh
 
 ## bench: Go micro-benchmarks (state machine, checksums, signing).
 bench:

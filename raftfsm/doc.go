@@ -27,7 +27,11 @@
 // the entry and the CPU budget is small. Maps are written in key order so
 // the encoding is canonical. Decoding checks every length against the
 // remaining input and refuses unknown versions and types. The PUT body is
-// the last field and is decoded without copying.
+// the last field and is decoded without copying. Fuzz targets hold the
+// command, Result and record decoders to that: any input is either refused
+// with an error or decodes to a value that, encoded and decoded again,
+// comes back the same (a Result's error as the same sentinel, its message
+// kept) (FuzzUnmarshalCommand, FuzzUnmarshalResult, FuzzDecodeRecord).
 //
 // Everything non-deterministic is decided by the leader before proposing:
 // the Time field (bucket Created, object LastModified), the ETag and
