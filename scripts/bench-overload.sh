@@ -64,6 +64,7 @@ start 2 --join "127.0.0.1:$RAFT_PORT"
 
 # One sample line per node per second: epoch node goroutines rss_kib leader term.
 sample() {
+  set +e +o pipefail # a failed sample must not end the sampler
   while true; do
     for i in 0 1 2; do
       g=$(curl -s --max-time 5 "http://127.0.0.1:$((DEBUG_PORT + i))/debug/pprof/goroutine?debug=1" | head -1 | awk '{print $NF}')
