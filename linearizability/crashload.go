@@ -7,8 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -64,50 +62,13 @@ type CrashMix map[CrashKind]int
 // multipart uploads to cross every data path under every fault.
 var DefaultCrashMix = CrashMix{CrashSmall: 75, CrashLarge: 20, CrashMultipart: 5}
 
-// ParseCrashMix reads "small=75,large=20,multipart=5".
-func ParseCrashMix(s string) (CrashMix, error) {
-	m := CrashMix{}
-	total := 0
-	for part := range strings.SplitSeq(s, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		n, err := strconv.Atoi(w)
-		if !ok || err != nil || n < 0 || !slices.Contains(CrashKinds, CrashKind(name)) {
-			return nil, fmt.Errorf("bad mix entry %q: want KIND=WEIGHT with KIND one of %v", part, CrashKinds)
-		}
-		m[CrashKind(name)] = n
-		total += n
-	}
-	if total == 0 {
-		return nil, errors.New("mix: all weights are zero")
-	}
-	return m, nil
-}
+// ParseCrashMix reads "small=75,large=20,multipart=5" (kinds not named
+// get weight 0).
+func ParseCrashMix(s string) (CrashMix, error) { return parseWeights(s, CrashKinds) }
 
-func (m CrashMix) String() string {
-	var parts []string
-	for _, k := range CrashKinds {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	return strings.Join(parts, ",")
-}
+func (m CrashMix) String() string { return weightsString(m, CrashKinds) }
 
-func (m CrashMix) pick(r *rand.Rand) CrashKind {
-	total := 0
-	for _, k := range CrashKinds {
-		total += m[k]
-	}
-	n := r.IntN(total)
-	for _, k := range CrashKinds {
-		if n < m[k] {
-			return k
-		}
-		n -= m[k]
-	}
-	return CrashSmall
-}
+func (m CrashMix) pick(r *rand.Rand) CrashKind { return pickWeighted(m, CrashKinds, r) }
 
 // CrashWrite is one write of the crash test, as the ledger records it
 // (writes.json). Call and Return are nanoseconds since the run began; for

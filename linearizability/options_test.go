@@ -1,6 +1,7 @@
 package linearizability
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -48,5 +49,19 @@ func TestParseScenarioRejects(t *testing.T) {
 	s, err := ParseScenario([]byte(`{"name": "x", "duration": "2s", "schedule": [{"at": "1s", "nemesis": "kill", "duration": "500ms", "target": "leader"}]}`))
 	if err != nil || s.Expect != Linearizable || s.Schedule[0].Duration != Duration(5e8) {
 		t.Fatalf("got %+v, %v", s, err)
+	}
+}
+
+func TestParseCrashMix(t *testing.T) {
+	m, err := ParseCrashMix(DefaultCrashMix.String())
+	if err != nil || !maps.Equal(m, DefaultCrashMix) {
+		t.Fatalf("round trip of %v: got %v, %v", DefaultCrashMix, m, err)
+	}
+	// A later entry overrides an earlier one, so the weights are summed
+	// after parsing: "small=1,small=0" has nothing left to pick.
+	for _, bad := range []string{"small=0", "tiny=1", "large=-1", "small=1,small=0"} {
+		if _, err := ParseCrashMix(bad); err == nil {
+			t.Errorf("ParseCrashMix(%q) accepted", bad)
+		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,53 +25,11 @@ type Mix map[Kind]int
 var DefaultMix = Mix{Get: 30, Put: 25, Delete: 8, PutIfAbsent: 10, PutIfMatch: 12, List: 15}
 
 // ParseMix reads "get=30,put=25,..." (kinds not named get weight 0).
-func ParseMix(s string) (Mix, error) {
-	m := Mix{}
-	for part := range strings.SplitSeq(s, ",") {
-		if part = strings.TrimSpace(part); part == "" {
-			continue
-		}
-		name, w, ok := strings.Cut(part, "=")
-		n, err := strconv.Atoi(w)
-		if !ok || err != nil || n < 0 || !slices.Contains(Kinds, Kind(name)) {
-			return nil, fmt.Errorf("bad mix entry %q: want KIND=WEIGHT with KIND one of %v", part, Kinds)
-		}
-		m[Kind(name)] = n
-	}
-	total := 0
-	for _, w := range m {
-		total += w
-	}
-	if total == 0 {
-		return nil, errors.New("mix: all weights are zero")
-	}
-	return m, nil
-}
+func ParseMix(s string) (Mix, error) { return parseWeights(s, Kinds) }
 
-func (m Mix) String() string {
-	var parts []string
-	for _, k := range Kinds {
-		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-		}
-	}
-	return strings.Join(parts, ",")
-}
+func (m Mix) String() string { return weightsString(m, Kinds) }
 
-func (m Mix) pick(r *rand.Rand) Kind {
-	total := 0
-	for _, k := range Kinds {
-		total += m[k]
-	}
-	n := r.IntN(total)
-	for _, k := range Kinds {
-		if n < m[k] {
-			return k
-		}
-		n -= m[k]
-	}
-	return Get
-}
+func (m Mix) pick(r *rand.Rand) Kind { return pickWeighted(m, Kinds, r) }
 
 // WorkloadOptions describes the client side of a run.
 type WorkloadOptions struct {
