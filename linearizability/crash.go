@@ -177,13 +177,7 @@ func RunCrash(ctx context.Context, o CrashOptions) (*CrashSummary, error) {
 	if err := os.MkdirAll(nodesDir, 0o755); err != nil {
 		return nil, err
 	}
-	began := time.Now()
-	var logMu sync.Mutex
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(o.Progress, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progressLog(o.Progress)
 	logf("crash test: report directory %s, seed %d", o.Out, o.Seed)
 	logf("starting %d nodes (%s %s)", max(o.Nodes, 1), filepath.Base(o.Binary), strings.Join(o.ServerArgs, " "))
 	c, err := StartLocal(ctx, LocalOptions{Binary: o.Binary, Nodes: o.Nodes, Dir: nodesDir,
@@ -217,35 +211,11 @@ func RunCrash(ctx context.Context, o CrashOptions) (*CrashSummary, error) {
 	}
 	nr := newNemesisRunner(c, h, NemesisOptions{Nemeses: nemeses, Interval: o.Interval,
 		FaultDuration: o.FaultDuration, Schedule: o.Schedule, Seed: o.Seed}, logf)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		nr.run(ctx, stop)
-	}()
-	var werr error
-	go func() {
-		defer wg.Done()
-		werr = runCrashWriters(w, l, stop)
-	}()
-	ticker := time.NewTicker(5 * time.Second)
-	timer := time.NewTimer(o.Duration)
-progress:
-	for {
-		select {
-		case <-ticker.C:
-			logf("%s; %d faults%s", crashCountLine(l.counts()), len(nr.Timeline()), activeNote(nr.Active()))
-		case <-timer.C:
-			break progress
-		case <-ctx.Done():
-			break progress
-		}
-	}
-	ticker.Stop()
-	timer.Stop()
-	close(stop)
-	wg.Wait()
+	werr := underFaults(ctx, o.Duration, nr, func(stop <-chan struct{}) error {
+		return runCrashWriters(w, l, stop)
+	}, func() {
+		logf("%s; %d faults%s", crashCountLine(l.counts()), len(nr.Timeline()), activeNote(nr.Active()))
+	})
 	if werr != nil {
 		return nil, werr
 	}

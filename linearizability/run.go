@@ -110,13 +110,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	} else if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
 	}
-	began := time.Now()
-	var logMu sync.Mutex
-	logf := func(format string, args ...any) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(o.Progress, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
+	logf := progressLog(o.Progress)
 	logf("report directory %s, seed %d", o.Out, o.Seed)
 
 	var c *Cluster
@@ -165,35 +159,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	ne := o.Nemesis
 	ne.Seed = o.Seed
 	nr := newNemesisRunner(c, h, ne, logf)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		nr.run(ctx, stop)
-	}()
-	var werr error
-	go func() {
-		defer wg.Done()
-		werr = RunWorkload(w, h, stop)
-	}()
-	ticker := time.NewTicker(5 * time.Second)
-	timer := time.NewTimer(o.Duration)
-progress:
-	for {
-		select {
-		case <-ticker.C:
-			logf("%s%s", countLine(h.Ops()), activeNote(nr.Active()))
-		case <-timer.C:
-			break progress
-		case <-ctx.Done():
-			break progress
-		}
-	}
-	ticker.Stop()
-	timer.Stop()
-	close(stop)
-	wg.Wait()
+	werr := underFaults(ctx, o.Duration, nr, func(stop <-chan struct{}) error {
+		return RunWorkload(w, h, stop)
+	}, func() {
+		logf("%s%s", countLine(h.Ops()), activeNote(nr.Active()))
+	})
 	elapsed := float64(h.Now()) / 1e9
 	ops := h.Ops()
 	timeline := nr.Timeline()
@@ -247,6 +217,54 @@ progress:
 		_ = removeDataDirs(nodesDir)
 	}
 	return s, nil
+}
+
+// progressLog returns a logf that writes lines stamped with the seconds
+// since it was made; safe for concurrent use.
+func progressLog(w io.Writer) func(format string, args ...any) {
+	began := time.Now()
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// underFaults runs the nemesis and load side by side for d, or until ctx
+// ends, calling progress every 5 s; then it closes the stop channel both
+// watch, waits for both and returns load's error.
+func underFaults(ctx context.Context, d time.Duration, nr *nemesisRunner, load func(stop <-chan struct{}) error, progress func()) error {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		nr.run(ctx, stop)
+	}()
+	var err error
+	go func() {
+		defer wg.Done()
+		err = load(stop)
+	}()
+	ticker := time.NewTicker(5 * time.Second)
+	timer := time.NewTimer(d)
+progress:
+	for {
+		select {
+		case <-ticker.C:
+			progress()
+		case <-timer.C:
+			break progress
+		case <-ctx.Done():
+			break progress
+		}
+	}
+	ticker.Stop()
+	timer.Stop()
+	close(stop)
+	wg.Wait()
+	return err
 }
 
 // removeDataDirs deletes the nodes' data directories and keeps their logs.
