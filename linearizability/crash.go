@@ -166,12 +166,9 @@ func RunCrash(ctx context.Context, o CrashOptions) (*CrashSummary, error) {
 	if o.Binary == "" {
 		return nil, errors.New("no strongbox binary to start nodes from")
 	}
-	if o.Out == "" {
-		dir, err := os.MkdirTemp("", "strongbox-crash-")
-		if err != nil {
-			return nil, err
-		}
-		o.Out = dir
+	var err error
+	if o.Out, err = reportDir(o.Out, "strongbox-crash-"); err != nil {
+		return nil, err
 	}
 	nodesDir := filepath.Join(o.Out, "nodes")
 	if err := os.MkdirAll(nodesDir, 0o755); err != nil {

@@ -101,20 +101,14 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}
-	if o.Out == "" {
-		dir, err := os.MkdirTemp("", "strongbox-check-")
-		if err != nil {
-			return nil, err
-		}
-		o.Out = dir
-	} else if err := os.MkdirAll(o.Out, 0o755); err != nil {
+	var err error
+	if o.Out, err = reportDir(o.Out, "strongbox-check-"); err != nil {
 		return nil, err
 	}
 	logf := progressLog(o.Progress)
 	logf("report directory %s, seed %d", o.Out, o.Seed)
 
 	var c *Cluster
-	var err error
 	nodesDir := filepath.Join(o.Out, "nodes")
 	if len(o.Endpoints) > 0 {
 		c, err = ConnectRemote(ctx, o.Endpoints, o.AccessKey, o.SecretKey, o.Region)
@@ -217,6 +211,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		_ = removeDataDirs(nodesDir)
 	}
 	return s, nil
+}
+
+// reportDir makes dir, or a new directory under os.TempDir() named after
+// pattern if dir is "", and returns its name.
+func reportDir(dir, pattern string) (string, error) {
+	if dir == "" {
+		return os.MkdirTemp("", pattern)
+	}
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // progressLog returns a logf that writes lines stamped with the seconds
