@@ -490,24 +490,31 @@ func (c *Cluster) healths(ctx context.Context) []health {
 // WaitHealthy waits until every node answers, none is paused, and all
 // agree on a leader that says it leads.
 func (c *Cluster) WaitHealthy(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last []health
-	for {
-		last = c.healths(ctx)
-		ok := true
+	return poll(ctx, timeout, "cluster not healthy", func() (bool, string) {
+		last := c.healths(ctx)
 		leader := ""
 		for _, h := range last {
 			if !h.OK || (leader != "" && h.Leader != leader) {
-				ok = false
-				break
+				return false, fmt.Sprintf("%+v", last)
 			}
 			leader = h.Leader
 		}
-		if ok && c.Leader(ctx) >= 0 {
+		return c.Leader(ctx) >= 0, fmt.Sprintf("%+v", last)
+	})
+}
+
+// poll calls done every 100 ms until it returns true, ctx ends (its
+// error), or timeout passes: then the error is what, the timeout and
+// done's last word on what is missing.
+func poll(ctx context.Context, timeout time.Duration, what string, done func() (bool, string)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := done()
+		if ok {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster not healthy after %v: %+v", timeout, last)
+			return fmt.Errorf("%s after %v: %s", what, timeout, last)
 		}
 		select {
 		case <-ctx.Done():

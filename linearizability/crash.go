@@ -324,28 +324,18 @@ func RunCrash(ctx context.Context, o CrashOptions) (*CrashSummary, error) {
 // WaitCaughtUp waits until every node has applied everything the leader
 // has committed. Meant for a quiet cluster: under load the target moves.
 func (c *Cluster) WaitCaughtUp(ctx context.Context, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	last := "no leader"
-	for {
-		if l := c.Leader(ctx); l >= 0 {
-			st, err := c.admin.status(ctx, c.members[l].s3URL)
-			if err != nil {
-				last = err.Error()
-			} else if msg := caughtUp(st.Members, c.members[l].id, c.Size()); msg == "" {
-				return nil
-			} else {
-				last = msg
-			}
+	return poll(ctx, timeout, "nodes not caught up", func() (bool, string) {
+		l := c.Leader(ctx)
+		if l < 0 {
+			return false, "no leader"
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nodes not caught up after %v: %s", timeout, last)
+		st, err := c.admin.status(ctx, c.members[l].s3URL)
+		if err != nil {
+			return false, err.Error()
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond): // polling interval
-		}
-	}
+		msg := caughtUp(st.Members, c.members[l].id, c.Size())
+		return msg == "", msg
+	})
 }
 
 // caughtUp returns "" if every one of n members applied the leader's
