@@ -235,33 +235,13 @@ type writer struct {
 }
 
 func (w *writer) run(stop <-chan struct{}, interval time.Duration) {
-	next := time.Now()
-	if interval > 0 {
-		next = next.Add(time.Duration(w.rng.Int64N(int64(interval))))
-	}
-	for {
-		if wait := time.Until(next); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-stop:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-		}
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		out := w.step()
-		now := time.Now()
-		next = later(next.Add(interval), now)
-		if out != Acked {
+	paced(stop, interval, w.rng, func() time.Duration {
+		if w.step() != Acked {
 			// A node that is down refuses at once: do not spin on it.
-			next = later(next, now.Add(100*time.Millisecond))
+			return 100 * time.Millisecond
 		}
-	}
+		return 0
+	})
 }
 
 // step plans one write (a fresh one, or a retry of the last unknown

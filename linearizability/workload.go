@@ -196,10 +196,24 @@ type client struct {
 }
 
 func (c *client) run(stop <-chan struct{}, interval time.Duration) {
+	paced(stop, interval, c.rng, func() time.Duration {
+		if out := c.step(); out != OK && out != Fail {
+			// Back off briefly from a node that is down, so a dead
+			// endpoint does not flood the history.
+			return 50 * time.Millisecond
+		}
+		return 0
+	})
+}
+
+// paced calls step every interval (back to back if 0) until stop closes,
+// never sooner than the backoff step returns after it. The first call
+// waits a random share of one interval, so that clients started together
+// spread out.
+func paced(stop <-chan struct{}, interval time.Duration, rng *rand.Rand, step func() (backoff time.Duration)) {
 	next := time.Now()
 	if interval > 0 {
-		// Stagger the clients across one interval.
-		next = next.Add(time.Duration(c.rng.Int64N(int64(interval))))
+		next = next.Add(time.Duration(rng.Int64N(int64(interval))))
 	}
 	for {
 		if wait := time.Until(next); wait > 0 {
@@ -216,14 +230,9 @@ func (c *client) run(stop <-chan struct{}, interval time.Duration) {
 			return
 		default:
 		}
-		out := c.step()
+		backoff := step()
 		now := time.Now()
-		next = later(next.Add(interval), now)
-		if out != OK && out != Fail {
-			// Back off briefly from a node that is down, so a dead
-			// endpoint does not flood the history.
-			next = later(next, now.Add(50*time.Millisecond))
-		}
+		next = later(later(next.Add(interval), now), now.Add(backoff))
 	}
 }
 
