@@ -81,6 +81,8 @@ type Writer struct {
 	err   error // sticky: the first write failure
 	// flushed is where the last writeback hint ended.
 	flushed int64
+	// nextCheck is the size at which Write next checks the reserve.
+	nextCheck int64
 
 	// mu guards what followers look at; cond wakes them when bytes
 	// arrive or the state changes. Only the owner changes state, under mu.
@@ -101,11 +103,20 @@ func (s *Store) Create(opts CreateOptions) (*Writer, error) {
 	} else if !ValidID(id) {
 		return nil, ErrInvalidID
 	}
+	if s.nLeft.Load() > 0 {
+		s.retryLeftovers()
+	}
+	if err := s.checkFree(); err != nil {
+		return nil, err
+	}
+	if err := s.injected("create", s.tmp); err != nil {
+		return nil, ioError("create temporary file", err)
+	}
 	f, err := os.CreateTemp(s.tmp, id+"-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: create temporary file: %w", err)
+		return nil, ioError("create temporary file", err)
 	}
-	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit}
+	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit, nextCheck: spaceCheckInterval}
 	w.cond.L = &w.mu
 	return w, nil
 }
@@ -137,7 +148,9 @@ func (w *Writer) Sum() Info {
 }
 
 // Write appends p to the blob. Past the limit it fails with ErrTooLarge
-// and writes nothing; after any failure the Writer only accepts Abort.
+// and writes nothing; on a full or read-only file system, or below the
+// store's reserve, it fails with ErrNoSpace or ErrReadOnly. After any
+// failure the Writer only accepts Abort.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -147,6 +160,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.limit > 0 && int64(len(p)) > w.limit-w.size {
 		w.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, w.limit)
+		return 0, w.err
+	}
+	if w.size >= w.nextCheck {
+		if err := w.s.checkFree(); err != nil {
+			w.err = err
+			return 0, err
+		}
+		w.nextCheck = w.size + spaceCheckInterval
+	}
+	if err := w.s.injected("write", w.tmp); err != nil {
+		w.err = ioError("write "+w.id, err)
 		return 0, w.err
 	}
 	n, err := w.f.Write(p)
@@ -161,7 +185,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.cond.Broadcast()
 	w.mu.Unlock()
 	if err != nil {
-		w.err = fmt.Errorf("blobstore: write %s: %w", w.id, err)
+		w.err = ioError("write "+w.id, err)
 		return n, w.err
 	}
 	return n, nil
@@ -226,15 +250,21 @@ func (w *Writer) Commit() (Info, error) {
 	}
 	info := w.Sum()
 	w.setState(stateSealed, &info)
-	if err := w.f.Sync(); err != nil {
-		w.fail()
-		return Info{}, fmt.Errorf("blobstore: fsync %s: %w", w.id, err)
+	err := w.s.injected("sync", w.tmp)
+	if err == nil {
+		err = w.f.Sync()
 	}
-	err := w.f.Close()
+	if err != nil {
+		// Never retried: after a failed fsync the kernel may have dropped
+		// the dirty pages, so only a fresh write can be trusted.
+		w.fail()
+		return Info{}, ioError("fsync "+w.id, err)
+	}
+	err = w.f.Close()
 	w.f = nil
 	if err != nil {
 		w.fail()
-		return Info{}, fmt.Errorf("blobstore: close %s: %w", w.id, err)
+		return Info{}, ioError("close "+w.id, err)
 	}
 	final := w.s.path(w.id)
 	s := w.s
@@ -246,19 +276,26 @@ func (w *Writer) Commit() (Info, error) {
 	_, statErr := os.Lstat(final)
 	existed := statErr == nil
 	if existed {
-		err = os.Remove(w.tmp)
-	} else if err = os.Rename(w.tmp, final); err == nil {
-		s.count.Add(1)
-		s.bytes.Add(info.Size)
+		err = s.removeTemp(w.tmp)
+	} else if err = s.injected("rename", final); err == nil {
+		if err = os.Rename(w.tmp, final); err == nil {
+			s.count.Add(1)
+			s.bytes.Add(info.Size)
+		}
 	}
 	s.mu.Unlock()
+	if err != nil && existed {
+		// The blob is there; only our copy could not be removed, and
+		// removeTemp retries that.
+		err = nil
+	}
 	if err != nil {
 		w.fail()
-		return Info{}, fmt.Errorf("blobstore: commit %s: %w", w.id, err)
+		return Info{}, ioError("commit "+w.id, err)
 	}
 	// Also when the blob existed: a concurrent Commit of the same ID may
 	// have renamed it without having fsynced the directory yet.
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := s.syncDir(filepath.Dir(final)); err != nil {
 		if !existed {
 			// Visible but perhaps not durable: take it back rather than
 			// let a caller count a copy that a crash may lose.
@@ -287,7 +324,7 @@ func (w *Writer) fail() error {
 		errs = append(errs, w.f.Close())
 		w.f = nil
 	}
-	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := w.s.removeTemp(w.tmp); err != nil {
 		errs = append(errs, err)
 	}
 	w.setState(stateAborted, nil)
