@@ -63,9 +63,9 @@ func ioError(what string, err error) error {
 }
 
 // spaceCheckInterval is how many bytes a Writer writes between two checks
-// of the reserve: a statfs costs about a microsecond, a megabyte takes
-// hundreds, so the check is free, and concurrent writers can overshoot
-// the reserve by at most this much each.
+// of the reserve: a statfs costs a few microseconds (3.4 µs measured),
+// writing a megabyte hundreds, so the check costs under 1%, and concurrent
+// writers can overshoot the reserve by at most this much each.
 const spaceCheckInterval = 1 << 20
 
 // checkFree fails with ErrNoSpace when the file system holding the store

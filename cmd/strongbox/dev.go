@@ -19,8 +19,9 @@ import (
 )
 
 // runDev starts a local cluster of child "strongbox server" processes on
-// loopback, prints how to use it and stops every node on Ctrl-C. Real
-// processes, real TCP: the same thing a multi-host deployment runs.
+// loopback, prints how to use it, restarts a node that exits on its own
+// and stops every node on Ctrl-C. Real processes, real TCP: the same thing
+// a multi-host deployment runs.
 func runDev(args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ExitOnError)
 	e := newEnvFlags(fs)
