@@ -4,8 +4,11 @@ GO      ?= go
 BIN     := bin/strongbox
 DATA    ?= $(CURDIR)/.run/data
 NODES   ?= 3
+CRASH_DURATION ?= 5m
+FUZZTIME ?= 60s
+FUZZSHORTTIME ?= 3s
 
-.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long
+.PHONY: all build run test lint unit bench bench-load bench-large bench-failover bench-overload test-clients clean check check-long crash fuzz fuzz-short
 
 all: build
 
@@ -27,6 +30,14 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+## fuzz: every native fuzz target (go test -fuzz), one after another, FUZZTIME each (default 60s); prints executions per target. FUZZ=regexp picks targets, FUZZPARALLEL=n sets workers.
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+## fuzz-short: every fuzz target for FUZZSHORTTIME (default 3s), as CI runs them.
+fuzz-short:
+	GO=$(GO) FUZZTIME=$(FUZZSHORTTIME) scripts/fuzz.sh
 
 ## bench: Go micro-benchmarks (state machine, checksums, signing).
 bench:
@@ -59,6 +70,11 @@ check: build
 ## check-long: 10 minutes, 5 nodes, every nemesis; report under .run/check-long.
 check-long: build
 	$(BIN) check --nodes 5 --nemesis all --duration 10m --check-timeout 10m --out .run/check-long
+
+## crash: the crash test for 5 minutes on 3 nodes: writes of small, large and multipart objects while nodes (the leader too, sometimes all at once) are killed with SIGKILL, then every acknowledged write checked, byte for byte, on every node; report under .run/crash.
+crash: build
+	rm -rf .run/crash
+	$(BIN) crash --duration $(CRASH_DURATION) --out .run/crash
 
 clean:
 	rm -rf bin .run

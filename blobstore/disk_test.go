@@ -177,9 +177,9 @@ func TestReserveRefusesWritesBeforeTheDiskIsFull(t *testing.T) {
 	}
 }
 
-// A temporary file that cannot be removed when its write fails (the file
-// system turned read-only) is removed by a later Create once it can be,
-// not only at the next Open.
+// Temporary files (the blob's and its checksums') that cannot be removed
+// when their write fails (the file system turned read-only) are removed
+// by a later Create once they can be, not only at the next Open.
 func TestUnremovableTempFileIsRemovedLater(t *testing.T) {
 	s := openStore(t)
 	f := faultFunc(func(op, _ string) error {
@@ -192,8 +192,8 @@ func TestUnremovableTempFileIsRemovedLater(t *testing.T) {
 	if _, err := s.Put(context.Background(), bytes.NewReader(payload(4, 1000)), CreateOptions{}); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("Put: %v, want ErrReadOnly", err)
 	}
-	if names := tmpFiles(t, s); len(names) != 1 {
-		t.Fatalf("temporary files: %v, want the one that could not be removed", names)
+	if names := tmpFiles(t, s); len(names) != 2 {
+		t.Fatalf("temporary files: %v, want the blob's and its checksums', which could not be removed", names)
 	}
 	clearFault(s)
 	data := payload(5, 1000)
@@ -267,5 +267,55 @@ func TestRealFullFileSystem(t *testing.T) {
 	}
 	if sum(readAll(t, s, info.ID)) != sum(data) {
 		t.Fatal("blob reads back wrong")
+	}
+}
+
+// checkedRead reads a whole blob through its chunk checksums.
+func checkedRead(t *testing.T, s *Store, id string) ([]byte, error) {
+	t.Helper()
+	r, err := s.OpenChecked(id, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// A repair (a Writer with Replace) that a full or read-only file system
+// refuses at any step fails with ErrNoSpace or ErrReadOnly, leaves
+// neither the blob's nor the checksums' temporary file, and leaves a copy
+// whose checksums match it: the old one, or the new one if only the
+// directory fsync failed after both renames. Never the new checksums
+// beside the old blob.
+func TestFullDiskDuringReplaceLeavesAVerifiedCopy(t *testing.T) {
+	for _, op := range []string{"create", "write", "sync", "rename", "syncdir"} {
+		t.Run(op, func(t *testing.T) {
+			s := openStore(t)
+			id := NewID()
+			old := payload(8, 3*ChunkSize+17)
+			if _, err := s.Put(context.Background(), bytes.NewReader(old), CreateOptions{ID: id}); err != nil {
+				t.Fatal(err)
+			}
+			repl := payload(9, len(old))
+			setFault(s, op, syscall.ENOSPC)
+			_, err := s.Put(context.Background(), bytes.NewReader(repl), CreateOptions{ID: id, Replace: true})
+			if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("replace on a disk refusing %s: %v, want ErrNoSpace wrapping ENOSPC", op, err)
+			}
+			clearFault(s)
+			if names := tmpFiles(t, s); len(names) != 0 {
+				t.Fatalf("temporary files left behind: %v", names)
+			}
+			got, err := checkedRead(t, s, id)
+			if err != nil {
+				t.Fatalf("checked read after the failed replace: %v", err)
+			}
+			if sum(got) != sum(old) && (op != "syncdir" || sum(got) != sum(repl)) {
+				t.Fatal("the blob holds neither copy")
+			}
+			if st := s.Stats(); st.Blobs != 1 || st.Bytes != int64(len(old)) {
+				t.Fatalf("stats: %+v, want one blob of %d bytes", st, len(old))
+			}
+		})
 	}
 }

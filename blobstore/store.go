@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,11 +130,12 @@ func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
 
 // OpenWith opens the store in dir, creating it if needed. It removes every
 // temporary file left behind by a crash (a write that never committed
-// belongs to no blob) and counts the committed blobs, so it reads every
-// directory entry: O(blobs) directory reads, no file contents. The 256
-// fan-out directories are created as blobs first need them (creating them
-// all up front costs a noticeable fraction of a second on some file
-// systems, at every node start in tests). An existing store needs no free
+// belongs to no blob), and every checksum file whose blob is missing (a
+// crash between Commit's two renames), and counts the committed blobs, so
+// it reads every directory entry: O(blobs) directory reads, no file
+// contents. The 256 fan-out directories are created as blobs first need
+// them (creating them all up front costs a noticeable fraction of a
+// second on some file systems, at every node start in tests). An existing store needs no free
 // space to open: the temporary directory is emptied, not recreated.
 func OpenWith(dir string, opts Options) (*Store, error) {
 	s := &Store{dir: dir, tmp: filepath.Join(dir, tmpDirName), space: DiskSpace, leftovers: map[string]struct{}{}}
@@ -150,11 +152,18 @@ func OpenWith(dir string, opts Options) (*Store, error) {
 			return nil, ioError("remove leftover temporary files", err)
 		}
 	}
-	err = s.Walk(func(e Entry) error {
+	// The store's own entry in its parent: every blob's durability rests
+	// on the directories above it (each blob's rename is followed by a
+	// sync of its fan-out directory, each new fan-out directory by one of
+	// dir).
+	if err := s.syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, err
+	}
+	err = s.walk(func(e Entry) error {
 		s.count.Add(1)
 		s.bytes.Add(e.Size)
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +236,8 @@ func (s *Store) Size(id string) (int64, error) {
 // stays readable after the blob is removed (the unlink only drops the
 // name), so a reader racing with garbage collection finishes its read.
 // Use io.NewSectionReader (or OpenRange) to read a range: it reads only
-// the bytes asked for.
+// the bytes asked for. Open does not verify the bytes: serve blobs through
+// OpenChecked.
 func (s *Store) Open(id string) (*os.File, int64, error) {
 	if !ValidID(id) {
 		return nil, 0, ErrInvalidID
@@ -270,11 +280,11 @@ func (s *Store) OpenRange(id string, off, length int64) (*RangeReader, error) {
 	return &RangeReader{SectionReader: io.NewSectionReader(f, off, length), f: f}, nil
 }
 
-// Remove deletes a committed blob. Removing a missing blob is not an
-// error (garbage collection may race with itself or with a replica's
-// removal); readers that already opened it keep reading. The directory is
-// not fsynced: a removal lost in a crash is found again by the next
-// collection.
+// Remove deletes a committed blob and its checksum file. Removing a
+// missing blob is not an error (garbage collection may race with itself
+// or with a replica's removal); readers that already opened it keep
+// reading. The directory is not fsynced: a removal lost in a crash is
+// found again by the next collection.
 func (s *Store) Remove(id string) error {
 	if !ValidID(id) {
 		return ErrInvalidID
@@ -284,11 +294,13 @@ func (s *Store) Remove(id string) error {
 	defer s.mu.Unlock()
 	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return s.removeSums(id)
 	}
 	if err != nil {
 		return fmt.Errorf("blobstore: remove %s: %w", id, err)
 	}
+	// The blob first: OpenChecked opens the checksums first, so it never
+	// mistakes a blob being removed for one that has none.
 	if err := s.injected("remove", p); err != nil {
 		return ioError("remove "+id, err)
 	}
@@ -297,6 +309,13 @@ func (s *Store) Remove(id string) error {
 	}
 	s.count.Add(-1)
 	s.bytes.Add(-fi.Size())
+	return s.removeSums(id)
+}
+
+func (s *Store) removeSums(id string) error {
+	if err := removeIfExists(s.sumPath(id)); err != nil {
+		return ioError("remove checksums of "+id, err)
+	}
 	return nil
 }
 
@@ -309,7 +328,12 @@ func (s *Store) Stats() Stats {
 // error (which Walk returns). It reads one fan-out directory at a time, so
 // its memory is bounded by the largest directory, not the store. Blobs
 // committed or removed during the walk may or may not be reported.
-func (s *Store) Walk(fn func(Entry) error) error {
+func (s *Store) Walk(fn func(Entry) error) error { return s.walk(fn, false) }
+
+// walk is Walk; with strays set it also removes checksum files whose
+// blob is missing, which only Open may do (a Commit in progress renames
+// its checksums before its blob).
+func (s *Store) walk(fn func(Entry) error, strays bool) error {
 	for i := 0; i < 256; i++ {
 		sub := filepath.Join(s.dir, fmt.Sprintf("%02x", i))
 		des, err := os.ReadDir(sub)
@@ -319,8 +343,20 @@ func (s *Store) Walk(fn func(Entry) error) error {
 		if err != nil {
 			return fmt.Errorf("blobstore: read %s: %w", sub, err)
 		}
-		for _, de := range des {
+		for j, de := range des {
 			id := de.Name()
+			if strays && strings.HasSuffix(id, sumSuffix) {
+				// ReadDir sorts, and "<id>" sorts right before "<id>.crc".
+				if base := strings.TrimSuffix(id, sumSuffix); j == 0 || des[j-1].Name() != base {
+					// One a read-only disk keeps is harmless (a blob
+					// is opened after its checksums, so it reads as
+					// missing) and must not stop the store from opening.
+					if err := removeIfExists(filepath.Join(sub, id)); err != nil && Unwritable(err) == nil {
+						return ioError("remove stray checksums", err)
+					}
+				}
+				continue
+			}
 			if !ValidID(id) || id[:2] != filepath.Base(sub) || !de.Type().IsRegular() {
 				continue
 			}

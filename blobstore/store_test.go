@@ -179,8 +179,8 @@ func TestAbortLeavesNothing(t *testing.T) {
 	if _, err := w.Write(payload(3, 4096)); err != nil {
 		t.Fatal(err)
 	}
-	if len(tmpFiles(t, s)) != 1 {
-		t.Fatal("no temporary file while writing")
+	if len(tmpFiles(t, s)) != 2 {
+		t.Fatalf("temporary files while writing: %v, want the blob's and its checksums'", tmpFiles(t, s))
 	}
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
@@ -290,6 +290,14 @@ func TestOpenRemovesCrashLeftovers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, tmpDirName, "junk"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A crash between Commit's renames: checksums whose blob never came.
+	stray := s.sumPath(NewID())
+	if err := os.MkdirAll(filepath.Dir(stray), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stray, []byte(sumMagic), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	s2, err := Open(dir)
 	if err != nil {
@@ -305,6 +313,12 @@ func TestOpenRemovesCrashLeftovers(t *testing.T) {
 		if !s2.Has(id) {
 			t.Fatalf("committed blob %s lost", id)
 		}
+		if _, err := os.Stat(s2.sumPath(id)); err != nil {
+			t.Fatalf("checksums of committed blob %s lost: %v", id, err)
+		}
+	}
+	if _, err := os.Stat(stray); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stray checksum file survived Open: %v", err)
 	}
 	if s2.Has(w.ID()) {
 		t.Fatal("uncommitted blob visible after reopen")

@@ -26,6 +26,11 @@ type CreateOptions struct {
 	// which is always computed (it is the ETag). SHA256 costs the most;
 	// ask for it only when it is to be verified or stored.
 	Checksums []checksum.Algorithm
+	// Replace makes Commit replace a committed blob of the same ID
+	// instead of keeping it: the repair of a copy found corrupt, with a
+	// copy verified against the blob's MD5. The replacement is atomic:
+	// a reader sees the old file or the new one, never a mix.
+	Replace bool
 }
 
 // Info describes the bytes of a blob.
@@ -83,6 +88,8 @@ type Writer struct {
 	flushed int64
 	// nextCheck is the size at which Write next checks the reserve.
 	nextCheck int64
+	sums      *sumWriter // the chunk checksums, beside the temporary file
+	replace   bool
 
 	// mu guards what followers look at; cond wakes them when bytes
 	// arrive or the state changes. Only the owner changes state, under mu.
@@ -116,7 +123,14 @@ func (s *Store) Create(opts CreateOptions) (*Writer, error) {
 	if err != nil {
 		return nil, ioError("create temporary file", err)
 	}
-	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit, nextCheck: spaceCheckInterval}
+	sums, err := newSumWriter(s.tmp, id+"-*.crc.tmp")
+	if err != nil {
+		f.Close()
+		_ = s.removeTemp(f.Name())
+		return nil, err
+	}
+	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit,
+		nextCheck: spaceCheckInterval, sums: sums, replace: opts.Replace}
 	w.cond.L = &w.mu
 	return w, nil
 }
@@ -175,6 +189,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	_, _ = w.set.Write(p[:n])
+	w.sums.write(p[:n])
 	w.size += int64(n)
 	if w.size-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.size-w.flushed)
@@ -233,11 +248,13 @@ func fill(r io.Reader, buf []byte) (int, error) {
 }
 
 // Commit makes the blob durable and visible under its ID: it seals it
-// (Follow readers reach EOF), fsyncs the file, renames it into place and
-// fsyncs the directory. If a blob with this ID already exists (a replica
-// received twice), the existing one is kept and this copy discarded: blob
-// IDs are random and a blob never changes, so they hold the same bytes.
-// On failure the temporary file is removed and the error returned;
+// (Follow readers reach EOF), fsyncs the file and its chunk checksums,
+// renames the checksums and then the blob into place and fsyncs the
+// directory. If a blob with this ID already exists (a replica received
+// twice), the existing one is kept and this copy discarded: blob IDs are
+// random and a blob never changes, so they hold the same bytes; unless
+// the Writer was created with Replace, which replaces it (a repair).
+// On failure the temporary files are removed and the error returned;
 // Abort is then a no-op.
 func (w *Writer) Commit() (Info, error) {
 	if w.state != stateWriting {
@@ -250,6 +267,10 @@ func (w *Writer) Commit() (Info, error) {
 	}
 	info := w.Sum()
 	w.setState(stateSealed, &info)
+	// The checksum file's fsync runs beside the blob's, so that it adds
+	// no second wait for the disk.
+	sumsDone := make(chan error, 1)
+	go func() { sumsDone <- w.sums.finish(info.Size) }()
 	err := w.s.injected("sync", w.tmp)
 	if err == nil {
 		err = w.f.Sync()
@@ -257,14 +278,18 @@ func (w *Writer) Commit() (Info, error) {
 	if err != nil {
 		// Never retried: after a failed fsync the kernel may have dropped
 		// the dirty pages, so only a fresh write can be trusted.
-		w.fail()
-		return Info{}, ioError("fsync "+w.id, err)
+		err = ioError("fsync "+w.id, err)
 	}
-	err = w.f.Close()
+	if cerr := w.f.Close(); cerr != nil && err == nil {
+		err = ioError("close "+w.id, cerr)
+	}
 	w.f = nil
+	if serr := <-sumsDone; serr != nil && err == nil {
+		err = serr
+	}
 	if err != nil {
 		w.fail()
-		return Info{}, ioError("close "+w.id, err)
+		return Info{}, err
 	}
 	final := w.s.path(w.id)
 	s := w.s
@@ -273,18 +298,37 @@ func (w *Writer) Commit() (Info, error) {
 		return Info{}, err
 	}
 	s.mu.Lock()
-	_, statErr := os.Lstat(final)
+	old, statErr := os.Lstat(final)
 	existed := statErr == nil
-	if existed {
-		err = s.removeTemp(w.tmp)
-	} else if err = s.injected("rename", final); err == nil {
-		if err = os.Rename(w.tmp, final); err == nil {
+	switch {
+	case existed && !w.replace:
+		err = errors.Join(s.removeTemp(w.tmp), s.removeTemp(w.sums.path))
+	default:
+		// The checksums go first: a blob is never visible without them,
+		// and a crash between the two renames leaves a checksum file
+		// without its blob, which Open removes (or, replacing, the new
+		// checksums beside the old blob, which then reads as corrupt and
+		// is repaired again).
+		if err = s.injected("rename", s.sumPath(w.id)); err == nil {
+			err = os.Rename(w.sums.path, s.sumPath(w.id))
+		}
+		if err == nil {
+			if err = s.injected("rename", final); err == nil {
+				err = os.Rename(w.tmp, final)
+			}
+			if err != nil && !existed {
+				_ = removeIfExists(s.sumPath(w.id))
+			}
+		}
+		if err == nil && existed {
+			s.bytes.Add(info.Size - old.Size())
+		} else if err == nil {
 			s.count.Add(1)
 			s.bytes.Add(info.Size)
 		}
 	}
 	s.mu.Unlock()
-	if err != nil && existed {
+	if err != nil && existed && !w.replace {
 		// The blob is there; only our copy could not be removed, and
 		// removeTemp retries that.
 		err = nil
@@ -296,7 +340,7 @@ func (w *Writer) Commit() (Info, error) {
 	// Also when the blob existed: a concurrent Commit of the same ID may
 	// have renamed it without having fsynced the directory yet.
 	if err := s.syncDir(filepath.Dir(final)); err != nil {
-		if !existed {
+		if !existed { // (a replacement stays: the old copy was worse)
 			// Visible but perhaps not durable: take it back rather than
 			// let a caller count a copy that a crash may lose.
 			_ = s.Remove(w.id)
@@ -325,6 +369,9 @@ func (w *Writer) fail() error {
 		w.f = nil
 	}
 	if err := w.s.removeTemp(w.tmp); err != nil {
+		errs = append(errs, err)
+	}
+	if err := w.sums.discard(w.s); err != nil {
 		errs = append(errs, err)
 	}
 	w.setState(stateAborted, nil)

@@ -296,6 +296,30 @@ func (c *Cluster) Kill(i int) error {
 	return nil
 }
 
+// KillAll sends SIGKILL to every node at once (a whole-cluster crash)
+// and waits for them all to die.
+func (c *Cluster) KillAll() error {
+	if !c.local {
+		return ErrNeedsLocal
+	}
+	return c.eachNode(c.Kill)
+}
+
+// RestartAll starts every stopped node again on its data directory, all
+// at once: after a whole-cluster crash no node can elect a leader alone,
+// so waiting for each in turn would not help.
+func (c *Cluster) RestartAll(ctx context.Context) error {
+	if !c.local {
+		return ErrNeedsLocal
+	}
+	return c.eachNode(func(i int) error {
+		if c.Running(i) {
+			return nil
+		}
+		return c.Restart(ctx, i)
+	})
+}
+
 // Restart starts a stopped node i again on its data directory.
 func (c *Cluster) Restart(ctx context.Context, i int) error {
 	if !c.local {

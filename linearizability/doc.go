@@ -2,7 +2,15 @@
 // faults: it records what concurrent S3 clients saw while a nemesis broke
 // the cluster, and asks Porcupine whether some single order of the
 // operations, respecting real time, explains every answer. It is run by
-// `strongbox check` (and `make check`, `make check-long`).
+// `strongbox check` (and `make check`, `make check-long`). Its sibling,
+// the crash test (`strongbox crash`, `make crash`; see "Crash test"
+// below), uses the same cluster and nemesis to check durability: that
+// every acknowledged write survives kill -9 with the right bytes.
+//
+// The package talks to the cluster only as an S3 client (aws-sdk-go-v2),
+// through the admin API (status, fault rules) and through the processes
+// it started (signals, restarts); of Strongbox's own packages it uses
+// only the admin API's types (node) and request signing (sigv4).
 //
 // # Cluster under test
 //
@@ -113,6 +121,7 @@
 //	membership          remove a node from the Raft configuration, kill it,
 //	                    wipe its data directory and start it again with
 //	                    --join (the same ID with a fresh directory)
+//	kill-all            kill -9 every node at once, restart them all
 //
 // kill, pause and membership pick the leader half of the time (a
 // scheduled step may insist on the leader or a follower). Partitions
@@ -158,4 +167,85 @@
 // leader is isolated while its clients keep reading, and the verdict must
 // be a violation (TestUnsafeLocalReadsAreCaught runs it in `make test`,
 // and checks that the same run on safe nodes is linearizable).
+//
+// # Crash test
+//
+// RunCrash (`strongbox crash`) starts a fresh cluster of local processes
+// and runs Writers (default 6) sequential writers for Duration, each
+// request to a node picked at random (the next node if that one refuses
+// the connection: it is down and nothing was sent). Each write is a
+// PutObject of a small body (64 B to 64 KiB: inline in the Raft log), of
+// a large one (64 KiB + 1 to MaxLarge, 4 MiB: a blob replicated to a
+// majority before the command is proposed), or a multipart upload of 2
+// or 3 parts of 5 MiB (the last part 1 B to 5 MiB; CRC32 part checksums,
+// as the SDK's upload manager sends them; each part retried on up to
+// three nodes). Sizes are log-uniform, with the inline limit and its
+// successor drawn on purpose. Keys are unique per write ("w03/000123"),
+// except OverwritePct (10%) of writes, which go to HotKeys (16) shared
+// keys ("hot/k07") that writers overwrite concurrently; after an unknown
+// outcome a writer repeats the write (same key, same bytes) half of the
+// time, as SDKs retry.
+//
+// Bodies are generated from a per-write seed (crashbody.go): a header
+// naming the key, write and size, then an AES-CTR keystream, so any range
+// can be regenerated without the rest. The ledger (writes.json) records
+// each write's seed, size, SHA-256 and expected ETag (the MD5, or the MD5
+// of the part MD5s with "-N"), its call and return times, and its
+// outcome, from the one request that decides it (PutObject, or
+// CompleteMultipartUpload):
+//
+//	ack      200: must be durable
+//	failed   a 4xx, a refused connection, or a multipart upload given up
+//	         before Complete was sent: must not appear
+//	unknown  a timeout, a 5xx, a broken connection: may have happened,
+//	         but only whole
+//
+// Meanwhile the nemesis kills one node every Interval (default 2 s)
+// with SIGKILL, the leader half of the time, keeps it down for
+// FaultDuration (2 s), restarts it on its data directory and waits for a
+// healthy cluster; one fault in KillAllEvery (5) is kill-all. A Schedule
+// replaces the random choice (TestCrashShort uses one). The nodes run
+// with CrashServerArgs: a snapshot every 32 entries with 2 trailing log
+// entries, so a restarted node often installs a snapshot (which carries
+// no blobs), and blob garbage and orphan collection within seconds, so
+// collection runs while nodes crash.
+//
+// After the writes: a final kill-all (unless NoFinalCrash), so every
+// node is checked on what it recovered from its own disk; heal; restart
+// every node; wait until all are healthy and every node has applied the
+// leader's commit index. Then, on every node, every key of the ledger is
+// read (GetObject, the whole body through SHA-256; errors other than
+// NoSuchKey retried six times) and judged against the key's writes, a
+// register of writes only:
+//
+//	allowed  the bytes of an unknown write, or of an acknowledged write
+//	         that no acknowledged write invoked after it returned
+//	         supersedes (the last in some order consistent with real
+//	         time); absent only if nothing was acknowledged
+//	lost     absent, unreadable, or superseded bytes, where an
+//	         acknowledged write must show
+//	corrupt  bytes no write of the key produced (partial, torn,
+//	         another key's), a refused write's bytes, the right bytes
+//	         with the wrong ETag or size, or an acknowledgement that
+//	         carried the wrong ETag
+//
+// A corrupt body is read once more and compared with the write its
+// header names, to report the first wrong byte. Then a ListObjectsV2 of
+// the whole bucket on the same node must list exactly the keys it
+// served, with the same ETags and sizes, and nothing else; and all nodes
+// must serve the same bytes for every key (divergent otherwise). The
+// summary (summary.json, and the last line of `strongbox crash`) counts
+// writes by kind and outcome, kills (of the leader, of every node), keys
+// verified per node, and lost, corrupt, unreadable, listing and
+// divergent findings, each listed in findings.json; any finding makes
+// the verdict "fail". TestCrashCatchesDamage shows the check is not
+// blind: a byte flipped in one blob and another blob deleted on every
+// node while the cluster is down must be reported on every node.
+//
+// SIGKILL ends a process, not the machine: the kernel's page cache
+// survives it, so the crash test proves that Strongbox acknowledges only
+// what it has handed to the file system in a state it can recover from
+// (log, state machine and blob files agreeing after any crash point), not
+// that fsync is called. The fsync policy that covers power loss is
+// described in the README ("Durability").
 package linearizability

@@ -19,13 +19,16 @@ const (
 	NemesisPartitionMajority = "partition-majority"
 	NemesisBridge            = "bridge"
 	NemesisMembership        = "membership"
+	// NemesisKillAll kills every node at once: a whole-cluster crash,
+	// after which only what each node had on disk remains.
+	NemesisKillAll = "kill-all"
 )
 
 // Nemeses lists every nemesis, in the order "all" expands to.
-var Nemeses = []string{NemesisKill, NemesisPause, NemesisPartitionLeader, NemesisPartitionMajority, NemesisBridge, NemesisMembership}
+var Nemeses = []string{NemesisKill, NemesisPause, NemesisPartitionLeader, NemesisPartitionMajority, NemesisBridge, NemesisMembership, NemesisKillAll}
 
 // needsLocal are the nemeses that need the nodes' processes.
-var needsLocal = []string{NemesisKill, NemesisPause, NemesisMembership}
+var needsLocal = []string{NemesisKill, NemesisPause, NemesisMembership, NemesisKillAll}
 
 // ParseNemeses reads a comma-separated list of nemesis names; "all" is
 // every one, "none" or "" is none.
@@ -251,6 +254,17 @@ func (n *nemesisRunner) inject(ctx context.Context, name, want string, f *Fault)
 		}
 		return func(ctx context.Context) error { return c.Restart(ctx, i) }, nil
 
+	case NemesisKillAll:
+		l := "none"
+		if i := c.Leader(ctx); i >= 0 {
+			l = c.ID(i)
+		}
+		f.Targets, f.Detail = c.ids(), "kill -9 every node (leader "+l+")"
+		if err := c.KillAll(); err != nil {
+			return nil, err
+		}
+		return c.RestartAll, nil
+
 	case NemesisPause:
 		i, how := n.target(ctx, want)
 		f.Targets, f.Detail = []string{c.ID(i)}, fmt.Sprintf("SIGSTOP %s (%s)", c.ID(i), how)
@@ -325,6 +339,14 @@ func others(n, skip int) []int {
 		if i != skip {
 			out = append(out, i)
 		}
+	}
+	return out
+}
+
+func (c *Cluster) ids() []string {
+	out := make([]string, c.Size())
+	for i := range out {
+		out[i] = c.ID(i)
 	}
 	return out
 }

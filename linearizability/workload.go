@@ -149,7 +149,8 @@ func (o *WorkloadOptions) prefixName(gen int64, p int) string {
 
 // newS3Client builds an SDK client the way applications do, with one
 // attempt per call so that every attempt is one recorded operation.
-func newS3Client(endpoint, ak, sk, region string) (*s3.Client, error) {
+// Options in opts apply last.
+func newS3Client(endpoint, ak, sk, region string, opts ...func(*s3.Options)) (*s3.Client, error) {
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, "")),
@@ -158,10 +159,11 @@ func newS3Client(endpoint, ak, sk, region string) (*s3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	base := func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.UsePathStyle = true
-	}), nil
+	}
+	return s3.NewFromConfig(cfg, append([]func(*s3.Options){base}, opts...)...), nil
 }
 
 // CreateBucket creates the workload's bucket through any endpoint,

@@ -44,7 +44,13 @@ func (n *Node) propose(ctx context.Context, cmd *raftfsm.Command) (*raftfsm.Resu
 		} else {
 			var addr string
 			if addr, err = n.waitLeader(ctx); err == nil {
-				res, err = n.forwardApply(ctx, addr, data)
+				if addr == n.advertise {
+					// Became leader while waiting; the transport refuses
+					// a connection to ourselves.
+					res, err = n.applyLocal(data)
+				} else {
+					res, err = n.forwardApply(ctx, addr, data)
+				}
 			}
 		}
 		if errors.Is(err, errNotLeader) && attempt+1 < maxForwardAttempts && ctx.Err() == nil {
@@ -71,11 +77,37 @@ func (n *Node) propose(ctx context.Context, cmd *raftfsm.Command) (*raftfsm.Resu
 // committed that this node's failed state machine could not apply) or
 // nil; application-level failures travel inside the Result.
 func (n *Node) applyLocal(data []byte) (*raftfsm.Result, error) {
+	return n.applyLocalWait(data, nil)
+}
+
+// applyLocalBackground is applyLocal for the node's own goroutines (the
+// read barrier and the cluster ID of a new leader), which Close waits
+// for: it stops waiting when the node closes. hashicorp/raft drops
+// committed batches still queued for the state machine when it shuts
+// down, and their futures are never answered; a client's write stuck so
+// is ended by the HTTP server's shutdown, but Close would wait for ever.
+func (n *Node) applyLocalBackground(data []byte) (*raftfsm.Result, error) {
+	return n.applyLocalWait(data, n.closed)
+}
+
+func (n *Node) applyLocalWait(data []byte, closed <-chan struct{}) (*raftfsm.Result, error) {
 	if err := raftfsm.SetTime(data, n.now()); err != nil {
 		return nil, err
 	}
 	f := n.raft.Apply(data, n.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	var err error
+	if closed == nil {
+		err = f.Error()
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err = <-done:
+		case <-closed:
+			return nil, fmt.Errorf("%w: node closing", objstore.ErrUnavailable)
+		}
+	}
+	if err != nil {
 		return nil, mapRaftError(err)
 	}
 	res, ok := f.Response().(*raftfsm.Result)

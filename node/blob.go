@@ -29,7 +29,9 @@ import (
 //
 //	PUT    /rpc/blob/{id}  store a replica; size and MD5 in headers or trailers;
 //	                       200 only after the blob is verified and fsynced
-//	GET    /rpc/blob/{id}  stream a blob; "Range: bytes=a-b" or "bytes=a-" for one range
+//	GET    /rpc/blob/{id}  stream a blob, every chunk verified; "Range: bytes=a-b" or
+//	                       "bytes=a-" for one range; size and MD5 headers, if sent,
+//	                       say what the blob should be (to verify an old copy, repair)
 //	DELETE /rpc/blob/{id}  remove a replica (idempotent)
 
 // Headers of the blob RPCs. On PUT they may be sent as trailers instead,
@@ -37,6 +39,11 @@ import (
 const (
 	hdrBlobSize = "X-Strongbox-Blob-Size"
 	hdrBlobMD5  = "X-Strongbox-Blob-Md5" // lowercase hex
+	// hdrBlobRepair marks a fetch made to replace a corrupt copy. A peer
+	// whose own copy is corrupt repairs it when a read finds that out,
+	// but not when a repair does: with every copy corrupt, repairs asking
+	// each other would otherwise set each other off without end.
+	hdrBlobRepair = "X-Strongbox-Blob-Repair"
 )
 
 // Bounds of the blob data path. Each stream holds at most one
@@ -49,6 +56,13 @@ const (
 	maxBlobServes  = 32 // concurrent blob reads served to peers
 	maxBlobFetches = 16 // concurrent fetches from peers (OpenBlob misses, FetchBlob, heals)
 	maxBlobHeals   = 4  // of those, background heals started by range reads
+
+	// blobStoreWait is how long an upload waits for one of the
+	// maxBlobStores slots before it is shed with SlowDown: a burst of
+	// uploads (32 clients of 1 MiB objects) queues briefly instead of
+	// half of it being refused. The client's body waits in TCP buffers
+	// meanwhile; the S3 front end bounds how many requests can wait.
+	blobStoreWait = 10 * time.Second
 
 	// maxBlobSize caps a replica whose sender did not announce its size:
 	// S3's largest single PUT and largest part.
@@ -85,10 +99,11 @@ type BlobRef = objstore.BlobRef
 // the background work. Start creates it (removing leftover temporary files
 // before the node serves anything); Close stops it.
 type blobService struct {
-	store   *blobstore.Store
-	openErr error
-	log     func(msg string, args ...any)
-	disk    *diskWatch // the store's directory (disk.go)
+	store    *blobstore.Store
+	openErr  error
+	log      func(msg string, args ...any) // warnings
+	logError func(msg string, args ...any) // damage: a corrupt copy
+	disk     *diskWatch                    // the store's directory (disk.go)
 
 	stores, inbound, serves, fetches chan struct{} // semaphores
 
@@ -110,9 +125,11 @@ type blobService struct {
 	repMu       sync.Mutex
 	replicating map[string]context.CancelFunc
 
-	// held counts, per blob ID, the open object reads using it (blobgc.go).
-	heldMu sync.Mutex
-	held   map[string]int
+	// held counts, per blob ID, the open object reads using it; deferred
+	// lists held blobs to remove when their last hold ends (blobgc.go).
+	heldMu   sync.Mutex
+	held     map[string]int
+	deferred map[string]struct{}
 }
 
 // newBlobService opens the node's blob store under DataDir/blobs. A store
@@ -120,7 +137,10 @@ type blobService struct {
 // than failing the node: small objects do not need it.
 func newBlobService(n *Node) *blobService {
 	b := &blobService{
-		log:     func(msg string, args ...any) { n.cfg.Logger.Warn(msg, append(args, "node", n.cfg.ID)...) },
+		log: func(msg string, args ...any) { n.cfg.Logger.Warn(msg, append(args, "node", n.cfg.ID)...) },
+		logError: func(msg string, args ...any) {
+			n.cfg.Logger.Error(msg, append(args, "node", n.cfg.ID)...)
+		},
 		disk:    n.disk.blobs,
 		stores:  make(chan struct{}, maxBlobStores),
 		inbound: make(chan struct{}, maxBlobInbound),
@@ -132,6 +152,7 @@ func newBlobService(n *Node) *blobService {
 
 		replicating: map[string]context.CancelFunc{},
 		held:        map[string]int{},
+		deferred:    map[string]struct{}{},
 	}
 	b.store, b.openErr = blobstore.OpenWith(filepath.Join(n.cfg.DataDir, "blobs"), blobstore.Options{MinFree: minFreeSpace(n.cfg)})
 	if b.openErr != nil {
@@ -200,6 +221,23 @@ func tryAcquire(sem chan struct{}) bool {
 	}
 }
 
+// acquireWithin takes a slot of sem, waiting at most wait (or until ctx
+// ends) for one to free up.
+func acquireWithin(ctx context.Context, sem chan struct{}, wait time.Duration) bool {
+	if tryAcquire(sem) {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
 func release(sem chan struct{}) { <-sem }
 
 // registerBlobRoutes mounts the blob RPCs on the internal handler.
@@ -239,8 +277,8 @@ func (n *Node) BlobStats() blobstore.Stats {
 // remaining voters continues in the background, so that usually every
 // node ends up with the blob and reads need no fetch.
 //
-// Errors: objstore.ErrSlowDown when maxBlobStores uploads are in
-// progress; objstore.ErrUnavailable when a majority cannot be reached (the
+// Errors: objstore.ErrSlowDown when maxBlobStores uploads were in
+// progress for all of blobStoreWait; objstore.ErrUnavailable when a majority cannot be reached (the
 // upload stops as soon as that is certain); blobstore.ErrTooLarge past the
 // limit; the reader's or ctx's error. On any error the blob is removed
 // from this node and, best-effort, from the peers; the orphan collection
@@ -254,7 +292,7 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 		return BlobRef{}, b.unavailable()
 	}
 	defer b.leave()
-	if !tryAcquire(b.stores) {
+	if !acquireWithin(ctx, b.stores, blobStoreWait) {
 		return BlobRef{}, fmt.Errorf("%w: %d blob uploads in progress", objstore.ErrSlowDown, maxBlobStores)
 	}
 	defer release(b.stores)
@@ -646,14 +684,18 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	return d.w.Write(p)
 }
 
-// handleGetBlob streams a blob, or one range of it, to a peer.
+// handleGetBlob streams a blob, or one range of it, to a peer. Every
+// chunk is verified before it is sent (openServed): a copy found corrupt
+// when opened is refused with 500, one found corrupt mid-stream breaks
+// the transfer off before the bad chunk, and either way the peer moves
+// on to another member while this node repairs its copy.
 func (n *Node) handleGetBlob(w http.ResponseWriter, r *http.Request) {
 	id, b, done := n.admitBlobRPC(w, r, n.blobs().serves, "blob reads being served")
 	if done == nil {
 		return
 	}
 	defer done()
-	f, size, err := b.store.Open(id)
+	size, err := b.store.Size(id)
 	if errors.Is(err, blobstore.ErrNotFound) {
 		http.Error(w, "no such blob", http.StatusNotFound)
 		return
@@ -662,13 +704,28 @@ func (n *Node) handleGetBlob(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	defer f.Close()
+	if ref, known := requestedRef(r, id); known && size != ref.Size {
+		err := fmt.Errorf("%w: %s: local copy holds %d bytes, want %d", blobstore.ErrCorrupt, id, size, ref.Size)
+		n.corruptServed(b, r, id, err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	off, length, partial, err := parseBlobRange(r.Header.Get("Range"), size)
 	if err != nil {
 		w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 		http.Error(w, err.Error(), http.StatusRequestedRangeNotSatisfiable)
 		return
 	}
+	body, err := n.openServed(b, r, id, off, length)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		http.Error(w, "no such blob", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer body.Close()
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set(hdrBlobSize, strconv.FormatInt(size, 10))
@@ -678,18 +735,51 @@ func (n *Node) handleGetBlob(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, size))
 		status = http.StatusPartialContent
 	}
-	w.WriteHeader(status)
 	if r.Method == http.MethodHead || length == 0 {
+		w.WriteHeader(status)
 		return
 	}
 	// The write deadline would outlive this response on a keep-alive
 	// connection (the server sets none of its own): clear it when done.
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{})
-	if _, err := blobstore.Copy(&deadlineWriter{w: w, rc: rc}, io.NewSectionReader(f, off, length)); err == nil {
+	// The status goes out with the first verified bytes, so that a copy
+	// corrupt from its first chunk is refused with a 500 that says so.
+	cw := &commitWriter{w: &deadlineWriter{w: w, rc: rc}, commit: func() { w.WriteHeader(status) }}
+	_, err = blobstore.Copy(cw, body)
+	if errors.Is(err, blobstore.ErrCorrupt) {
+		n.corruptServed(b, r, id, err)
+	}
+	switch {
+	case err == nil:
 		_ = rc.SetWriteDeadline(time.Now().Add(blobStallTimeout))
 		_ = rc.Flush()
+	case !cw.committed:
+		h.Del("Content-Length")
+		h.Del("Content-Range")
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	case errors.Is(err, blobstore.ErrCorrupt):
+		// Break the connection: the peer must see a failed transfer,
+		// not a short body it might take for the end.
+		panic(http.ErrAbortHandler)
 	}
+	// Else the peer stopped reading; the connection is closed anyway
+	// (the body is shorter than its Content-Length).
+}
+
+// commitWriter calls commit before its first write.
+type commitWriter struct {
+	w         io.Writer
+	commit    func()
+	committed bool
+}
+
+func (c *commitWriter) Write(p []byte) (int, error) {
+	if !c.committed {
+		c.committed = true
+		c.commit()
+	}
+	return c.w.Write(p)
 }
 
 // parseBlobRange parses the single ranges the blob RPC uses, "bytes=a-b"
@@ -723,7 +813,7 @@ func (n *Node) handleDeleteBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	if err := b.store.Remove(id); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil {
 		if derr := b.disk.failed(err); derr != nil {
 			writeOutcome(w, derr)
 			return
@@ -751,7 +841,7 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 		cancel()
 	}
 	b.repMu.Unlock()
-	if err := b.store.Remove(id); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -772,7 +862,7 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 // discardBlob removes a blob after a failed StoreBlob: locally now, on the
 // peers in the background.
 func (n *Node) discardBlob(b *blobService, id string, peers []raft.Server) {
-	if err := b.store.Remove(id); err != nil && b.disk.failed(err) == nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil && b.disk.failed(err) == nil {
 		b.log("removing failed blob", "blob", id, "err", err)
 	}
 	if !b.enter() {
@@ -811,15 +901,18 @@ func (n *Node) deleteRemoteBlob(ctx context.Context, addr, id string) error {
 // < 0: to the end). ref comes from the object record: its size and MD5
 // let a fetched copy be verified before it is kept.
 //
-// A blob this node holds is read from its file, only the bytes asked for.
-// One it lacks (the node was down during the upload, or was restored from
-// a snapshot) is fetched from the other members, each tried in turn, a
-// transfer that breaks off resuming from the next member at the byte it
-// reached. Reading the whole blob also stores it here as it streams, so
-// the node heals itself; the last bytes are delivered only after the copy
-// has been verified against ref's size and MD5, so a corrupt copy fails
-// the read instead of completing it. A range read of a missing blob
-// streams just that range from a peer and heals in the background.
+// A blob this node holds is read from its file, only the bytes asked for,
+// each chunk verified against the checksums recorded when it was written
+// (blobcheck.go): a corrupt copy is never served, but read from the other
+// members instead and replaced. One it lacks (the node was down during
+// the upload, or was restored from a snapshot) is fetched from the other
+// members, each tried in turn, a transfer that breaks off resuming from
+// the next member at the byte it reached. Reading the whole blob also
+// stores it here as it streams, so the node heals itself; the last bytes
+// are delivered only after the copy has been verified against ref's size
+// and MD5, so a corrupt copy fails the read instead of completing it. A
+// range read of a missing blob streams just that range from a peer and
+// heals in the background.
 //
 // Read and Close must not be called concurrently. Errors:
 // blobstore.ErrInvalidRange, objstore.ErrSlowDown when maxBlobFetches
@@ -839,16 +932,16 @@ func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io
 		return nil, b.unavailable()
 	}
 	defer b.leave()
-	f, size, err := b.store.Open(ref.ID)
+	lr, err := b.openLocal(ref, off, length)
+	corrupt := errors.Is(err, blobstore.ErrCorrupt)
 	switch {
-	case err == nil && size == ref.Size:
-		return sectionReadCloser{io.NewSectionReader(f, off, length), f}, nil
 	case err == nil:
-		f.Close()
-		b.log("local blob has the wrong size; replacing it", "blob", ref.ID, "size", size, "want", ref.Size)
-		if err := b.store.Remove(ref.ID); err != nil {
-			return nil, err
-		}
+		return &localBlob{n: n, b: b, ctx: ctx, ref: ref, off: off, end: off + length, r: lr}, nil
+	case corrupt:
+		b.logError("local blob copy is corrupt; reading a good copy from a peer and replacing it", "blob", ref.ID, "err", err)
+	case b.disk.failed(err) != nil:
+		// A copy written before checksums existed, which a full or
+		// read-only disk kept from getting them: read a peer's instead.
 	case !errors.Is(err, blobstore.ErrNotFound):
 		return nil, err
 	}
@@ -860,12 +953,15 @@ func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io
 	if whole {
 		keep = keepIfPossible
 	}
-	fr, err := n.newBlobFetch(ctx, b, ref, off, length, keep)
+	fr, err := n.newBlobFetch(ctx, b, ref, off, length, fetchOpts{keep: keep})
 	if err != nil {
+		if corrupt {
+			b.logError("blob is corrupt on this node and no member could serve a good copy", "blob", ref.ID, "err", err)
+		}
 		return nil, err
 	}
 	if !whole {
-		n.healBlob(b, ref)
+		n.healBlob(b, ref, corrupt)
 	}
 	return fr, nil
 }
@@ -874,7 +970,13 @@ func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io
 // if needed; it waits for a fetch slot. Use it to restore blobs eagerly in
 // the background, e.g. after the node installed a snapshot.
 func (n *Node) FetchBlob(ctx context.Context, ref BlobRef) error {
-	if n.HasBlob(ref.ID) {
+	return n.fetchBlob(ctx, ref, false)
+}
+
+// fetchBlob is FetchBlob; with repair set it fetches even though the node
+// holds the blob, whose copy was found corrupt, and replaces it.
+func (n *Node) fetchBlob(ctx context.Context, ref BlobRef, repair bool) error {
+	if !repair && n.HasBlob(ref.ID) {
 		return nil
 	}
 	b := n.blobs()
@@ -887,7 +989,7 @@ func (n *Node) FetchBlob(ctx context.Context, ref BlobRef) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	fr, err := n.newBlobFetch(ctx, b, ref, 0, ref.Size, keepOrFail)
+	fr, err := n.newBlobFetch(ctx, b, ref, 0, ref.Size, fetchOpts{keep: keepOrFail, repair: repair})
 	if err != nil {
 		return err
 	}
@@ -897,8 +999,9 @@ func (n *Node) FetchBlob(ctx context.Context, ref BlobRef) error {
 }
 
 // healBlob fetches a blob in the background, unless it is already being
-// fetched or too many heals run (a later read asks again).
-func (n *Node) healBlob(b *blobService, ref BlobRef) {
+// fetched or too many heals run (a later read asks again); with repair
+// set, also when the node holds it (a corrupt copy, which it replaces).
+func (n *Node) healBlob(b *blobService, ref BlobRef, repair bool) {
 	b.healMu.Lock()
 	if _, ok := b.healing[ref.ID]; ok || len(b.healing) >= maxBlobHeals {
 		b.healMu.Unlock()
@@ -920,15 +1023,18 @@ func (n *Node) healBlob(b *blobService, ref BlobRef) {
 		defer done()
 		ctx, cancel := b.background(blobBackgroundTimeout)
 		defer cancel()
-		if err := n.FetchBlob(ctx, ref); err != nil && blobstore.Unwritable(err) == nil {
+		err := n.fetchBlob(ctx, ref, repair)
+		switch {
+		case err != nil && blobstore.Unwritable(err) != nil:
+			// A full disk: the disk watch has logged it.
+		case err != nil && repair:
+			b.logError("repairing a corrupt blob copy failed; a later read tries again", "blob", ref.ID, "err", err)
+		case err != nil:
 			b.log("background blob fetch failed", "blob", ref.ID, "err", err)
+		case repair:
+			b.log("repaired a corrupt blob copy from a peer", "blob", ref.ID)
 		}
 	}()
-}
-
-type sectionReadCloser struct {
-	*io.SectionReader
-	io.Closer
 }
 
 // keepMode says whether a fetch stores the blob locally as it streams.
@@ -940,8 +1046,9 @@ const (
 	keepOrFail                     // FetchBlob: storing is the point, so a local failure ends the fetch
 )
 
-// blobFetch reads a range of a blob from peers; unless mode is keepNone
-// (the range is then the whole blob) it also stores the blob locally.
+// blobFetch reads a range of a blob from peers; unless its mode is
+// keepNone (the range is then the whole blob) it also stores the blob
+// locally.
 type blobFetch struct {
 	b       *blobService
 	ref     BlobRef
@@ -956,14 +1063,20 @@ type blobFetch struct {
 	release func()
 }
 
+// fetchOpts says what a blob fetch is for.
+type fetchOpts struct {
+	keep   keepMode // unless keepNone, the range is the whole blob: store it locally too
+	repair bool     // it replaces a corrupt local copy (see hdrBlobRepair)
+}
+
 // newBlobFetch takes over a slot of b.fetches, which the caller acquired:
 // Close, or newBlobFetch itself on error, releases it.
-func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, off, length int64, keep keepMode) (*blobFetch, error) {
+func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, off, length int64, opts fetchOpts) (*blobFetch, error) {
 	if !b.enter() {
 		release(b.fetches)
 		return nil, b.unavailable()
 	}
-	fr := &blobFetch{b: b, ref: ref, mode: keep, off: off, end: off + length}
+	fr := &blobFetch{b: b, ref: ref, mode: opts.keep, off: off, end: off + length}
 	fr.release = sync.OnceFunc(func() {
 		release(b.fetches)
 		b.leave()
@@ -980,7 +1093,7 @@ func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, of
 		for len(peers) > 0 {
 			p := peers[0]
 			peers = peers[1:]
-			body, err := n.getRemoteBlob(ctx, string(p.Address), ref, from, fr.end)
+			body, err := n.getRemoteBlob(ctx, string(p.Address), ref, from, fr.end, opts.repair)
 			if err == nil {
 				return body, nil
 			}
@@ -988,12 +1101,14 @@ func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, of
 		}
 		return nil, fmt.Errorf("%w: blob %s: no member could serve it: %v", objstore.ErrUnavailable, ref.ID, errors.Join(errs...))
 	}
-	if keep != keepNone {
-		w, err := b.store.Create(blobstore.CreateOptions{ID: ref.ID, Limit: ref.Size})
+	if opts.keep != keepNone {
+		// Replace: the copy is verified before it is committed, and the
+		// local one it replaces may be corrupt.
+		w, err := b.store.Create(blobstore.CreateOptions{ID: ref.ID, Limit: ref.Size, Replace: true})
 		switch {
 		case err == nil:
 			fr.w = w
-		case keep == keepIfPossible && b.disk.failed(err) != nil:
+		case opts.keep == keepIfPossible && b.disk.failed(err) != nil:
 			// A full disk must not make a blob unreadable that a peer
 			// holds: serve it without keeping a copy.
 		default:
@@ -1118,9 +1233,10 @@ func (fr *blobFetch) Close() error {
 	return nil
 }
 
-// getRemoteBlob opens bytes [off, end) of a blob on the peer at addr. The
-// returned body fails if the peer stalls for blobStallTimeout.
-func (n *Node) getRemoteBlob(ctx context.Context, addr string, ref BlobRef, off, end int64) (io.ReadCloser, error) {
+// getRemoteBlob opens bytes [off, end) of a blob on the peer at addr;
+// repair says the fetch replaces a corrupt copy. The returned body fails
+// if the peer stalls for blobStallTimeout.
+func (n *Node) getRemoteBlob(ctx context.Context, addr string, ref BlobRef, off, end int64, repair bool) (io.ReadCloser, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/rpc/blob/"+ref.ID, nil)
 	if err != nil {
@@ -1128,6 +1244,15 @@ func (n *Node) getRemoteBlob(ctx context.Context, addr string, ref BlobRef, off,
 		return nil, err
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, end-1))
+	// What the blob should be, so that the peer can verify (and, if
+	// corrupt, repair) a copy of its own that has no checksums yet.
+	req.Header.Set(hdrBlobSize, strconv.FormatInt(ref.Size, 10))
+	if ref.MD5 != "" {
+		req.Header.Set(hdrBlobMD5, ref.MD5)
+	}
+	if repair {
+		req.Header.Set(hdrBlobRepair, "1")
+	}
 	wd := newWatchdog(func() { cancel(errBlobStalled) })
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -1197,6 +1322,7 @@ type CollectResult struct {
 	Scanned      int   // blobs on this node
 	Removed      int   // of those, removed as garbage
 	RemovedBytes int64 // their size
+	Held         int   // garbage an open read still holds: removed when it ends
 }
 
 // CollectBlobs removes every blob on this node that is older than
@@ -1214,7 +1340,13 @@ type CollectResult struct {
 // upload's proposal is bounded by ApplyTimeout and the request's
 // deadline; use an hour, not seconds). Blobs that an apply orphaned
 // (overwrite, delete, abort) are found here too, but the state machine's
-// garbage list removes them sooner (see blobstore's package doc).
+// garbage list removes them sooner (see blobstore's package doc); the
+// node's own collection counts a listed blob as referenced, leaving it to
+// that drain.
+//
+// A blob an open read holds (the object was deleted or overwritten while
+// a GET streams it) is not removed, whatever its age: it is counted in
+// Held and removed when the last such read ends.
 func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool, olderThan time.Duration) (CollectResult, error) {
 	var res CollectResult
 	if err := n.Failure(); err != nil {
@@ -1241,8 +1373,13 @@ func (n *Node) CollectBlobs(ctx context.Context, referenced func(id string) bool
 		if !e.ModTime.Before(cutoff) || referenced(e.ID) {
 			return nil
 		}
-		if err := b.store.Remove(e.ID); err != nil {
+		removed, err := b.removeUnlessHeld(e.ID, true)
+		if err != nil {
 			return err
+		}
+		if !removed {
+			res.Held++
+			return nil
 		}
 		res.Removed++
 		res.RemovedBytes += e.Size

@@ -22,10 +22,11 @@ import (
 //     this node lacks: it was down when the blob was written, or installed
 //     a snapshot (snapshots carry no blob files). Reads heal lazily too
 //     (OpenBlob); this makes the node whole without waiting for them.
-//   - collectOrphans removes blobs that no record refers to and that are
-//     older than BlobOrphanAge: uploads that failed after StoreBlob
-//     (client gone, proposal lost, crash), and replicas that arrived after
-//     their blob was drained.
+//   - collectOrphans removes blobs that no record refers to, that are not
+//     listed in garbage/ (the drain's) and that are older than
+//     BlobOrphanAge: uploads that failed after StoreBlob (client gone,
+//     proposal lost, crash), and replicas that arrived after their blob
+//     was drained. A held blob is removed when its last read ends.
 
 const (
 	garbagePage = 1000 // garbage entries read per page of a drain pass
@@ -149,25 +150,32 @@ func (n *Node) removeGarbage(id string) bool {
 		return ref
 	}
 	b := n.blobs()
-	if b.isHeld(id) {
-		return false // an open read still needs it: next pass
-	}
 	if !b.enter() {
 		return false
 	}
 	defer b.leave()
-	if err := b.store.Remove(id); err != nil {
+	// A held blob keeps its entry: the next pass tries again.
+	removed, err := b.removeUnlessHeld(id, false)
+	if err != nil {
 		if b.disk.failed(err) == nil { // a read-only disk is logged once, by the watch
 			n.cfg.Logger.Warn("removing garbage blob", "blob", id, "err", err)
 		}
 		return false
 	}
-	return true
+	return removed
 }
 
+// Read holds. Every path that deletes a blob file goes through
+// removeUnlessHeld: the garbage drain, the orphan collector, the removal
+// of a discarded upload and a peer's DELETE. A blob the open read of an
+// object still needs is never removed under it; the drain retries it on
+// its next pass (its entry stays listed), and the other paths mark it to
+// be removed the moment its last hold ends, so a collected blob is
+// removed once the read is over, not an orphan-collection interval later.
+
 // hold marks blobs as in use by a reader of an object version that may
-// be overwritten or deleted while it reads: the drain keeps them until
-// unhold. Counts, because two readers may hold the same blob.
+// be overwritten or deleted while it reads. Counts, because two readers
+// may hold the same blob.
 func (b *blobService) hold(refs []BlobRef) {
 	b.heldMu.Lock()
 	defer b.heldMu.Unlock()
@@ -176,20 +184,50 @@ func (b *blobService) hold(refs []BlobRef) {
 	}
 }
 
+// unhold ends a hold taken by hold, removing the blobs whose removal
+// waited for it.
 func (b *blobService) unhold(refs []BlobRef) {
+	var due []string
 	b.heldMu.Lock()
-	defer b.heldMu.Unlock()
 	for _, r := range refs {
 		if b.held[r.ID]--; b.held[r.ID] <= 0 {
 			delete(b.held, r.ID)
+			if _, ok := b.deferred[r.ID]; ok {
+				delete(b.deferred, r.ID)
+				due = append(due, r.ID)
+			}
+		}
+	}
+	b.heldMu.Unlock()
+	if len(due) == 0 || !b.enter() {
+		return // stopping: the next collection after a restart finds them
+	}
+	defer b.leave()
+	for _, id := range due {
+		if _, err := b.removeUnlessHeld(id, true); err != nil && b.disk.failed(err) == nil {
+			b.log("removing a blob once its read ended", "blob", id, "err", err)
 		}
 	}
 }
 
-func (b *blobService) isHeld(id string) bool {
+// removeUnlessHeld removes blob id from the local store, unless an open
+// read holds it: then it reports false and, with deferIt, marks the blob
+// to be removed when the last hold ends. The check and the removal are
+// one step under heldMu, so no hold can be taken between them. The caller
+// must have entered b.
+func (b *blobService) removeUnlessHeld(id string, deferIt bool) (removed bool, err error) {
 	b.heldMu.Lock()
 	defer b.heldMu.Unlock()
-	return b.held[id] > 0
+	if b.held[id] > 0 {
+		if deferIt {
+			b.deferred[id] = struct{}{}
+		}
+		return false, nil
+	}
+	if err := b.store.Remove(id); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // syncBlobs fetches every referenced blob this node lacks, a few at a
@@ -270,18 +308,30 @@ func (n *Node) syncBlobs(ctx context.Context) {
 
 // collectOrphans removes unreferenced blobs older than BlobOrphanAge.
 func (n *Node) collectOrphans(ctx context.Context) {
-	referenced := func(id string) bool {
-		ok, err := n.fsm.BlobReferenced(id)
-		return ok || err != nil // when unsure, keep
-	}
-	res, err := n.CollectBlobs(ctx, referenced, n.cfg.BlobOrphanAge)
+	res, err := n.CollectBlobs(ctx, n.keepFromCollection, n.cfg.BlobOrphanAge)
 	if err != nil {
 		if ctx.Err() == nil {
 			n.cfg.Logger.Warn("collecting orphan blobs", "err", err)
 		}
 		return
 	}
-	if res.Removed > 0 {
-		n.cfg.Logger.Info("removed orphan blobs", "count", res.Removed, "bytes", res.RemovedBytes)
+	if res.Removed > 0 || res.Held > 0 {
+		n.cfg.Logger.Info("removed orphan blobs", "count", res.Removed, "bytes", res.RemovedBytes, "held_by_reads", res.Held)
 	}
+}
+
+// keepFromCollection is the orphan collector's "referenced": a blob a
+// record refers to, and one still listed in garbage/, which is left to the
+// drain. A read may have looked up the record that referred to a listed
+// blob just before its release and not yet taken its hold; the drain's
+// BlobGarbageDelay allows for that, the age of the file (which may be
+// years) does not. The lookups run in this order because a release
+// removes the reference and lists the blob in one transaction: one of the
+// two sees it. When unsure (an error), keep.
+func (n *Node) keepFromCollection(id string) bool {
+	ok, err := n.fsm.BlobReferenced(id)
+	if err == nil && !ok {
+		ok, err = n.fsm.GarbageListed(id)
+	}
+	return ok || err != nil
 }

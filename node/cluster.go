@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/strongboxdb/strongbox/objstore"
+	"github.com/strongboxdb/strongbox/transport"
 )
 
 // joinAttemptTimeout bounds one join request to one member.
@@ -33,12 +34,18 @@ func (n *Node) join(ctx context.Context) error {
 	var lastErr error
 	for {
 		for _, addr := range n.cfg.Join {
+			if addr == n.advertise {
+				continue // the transport refuses connections to ourselves
+			}
 			// Bound each attempt: a member that accepted the connection but
 			// cannot answer (mid-election, or relaying to a leader that is
 			// going away) must not stall the join; the next attempt may
 			// reach a member that can.
 			actx, cancel := context.WithTimeout(ctx, joinAttemptTimeout)
-			err := n.postJSON(actx, addr, "/rpc/join", body)
+			err := n.learnClusterID(actx, addr)
+			if err == nil {
+				err = n.postJSON(actx, addr, "/rpc/join", body)
+			}
 			cancel()
 			if err != nil {
 				lastErr = err
@@ -56,6 +63,28 @@ func (n *Node) join(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// learnClusterID makes a joining node a member of the cluster of the
+// member at addr before it asks to be added: the leader starts replicating
+// to a new voter at once, and a joining node accepts no connections. The
+// ID is stored before it is used, so the node never takes part in the
+// cluster without it. A node that already has an ID keeps it; the
+// handshake refuses members of other clusters.
+func (n *Node) learnClusterID(ctx context.Context, addr string) error {
+	if !n.mux.Membership().Joining {
+		return nil
+	}
+	id, err := n.fetchClusterID(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if id.IsZero() {
+		// A cluster created before cluster IDs: join it as a member
+		// without one; its leader assigns one through the log.
+		return n.mux.SetMembership(transport.Membership{})
+	}
+	return n.adoptClusterID(id, "member "+addr)
 }
 
 // postJSON calls an internal RPC and turns a non-200 reply into an error.
@@ -90,14 +119,17 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad join request", http.StatusBadRequest)
 		return
 	}
+	addVoter := func() {
+		n.cfg.Logger.Info("adding voter", "id", jr.ID, "addr", jr.Addr)
+		if err := n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.Addr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
+			writeOutcome(w, mapRaftError(err))
+		}
+	}
 	if n.raft.State() != raft.Leader {
-		n.relay(w, r, "/rpc/join", body)
+		n.relay(w, r, "/rpc/join", body, addVoter)
 		return
 	}
-	n.cfg.Logger.Info("adding voter", "id", jr.ID, "addr", jr.Addr)
-	if err := n.raft.AddVoter(raft.ServerID(jr.ID), raft.ServerAddress(jr.Addr), 0, n.cfg.ApplyTimeout).Error(); err != nil {
-		writeOutcome(w, mapRaftError(err))
-	}
+	addVoter()
 }
 
 // RemoveMember removes a server from the cluster configuration. It may be
@@ -110,6 +142,9 @@ func (n *Node) RemoveMember(ctx context.Context, id string) error {
 	addr, err := n.waitLeader(ctx)
 	if err != nil {
 		return err
+	}
+	if addr == n.advertise { // became leader while waiting
+		return n.removeLocal(id)
 	}
 	return n.postJSON(ctx, addr, "/rpc/remove", body)
 }
@@ -143,28 +178,36 @@ func (n *Node) handleRemove(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad remove request", http.StatusBadRequest)
 		return
 	}
+	remove := func() {
+		if err := n.removeLocal(jr.ID); err != nil {
+			if errors.Is(err, errUnknownMember) {
+				http.Error(w, err.Error(), http.StatusNotFound)
+				return
+			}
+			writeOutcome(w, err)
+		}
+	}
 	if n.raft.State() != raft.Leader {
-		n.relay(w, r, "/rpc/remove", body)
+		n.relay(w, r, "/rpc/remove", body, remove)
 		return
 	}
-	if err := n.removeLocal(jr.ID); err != nil {
-		if errors.Is(err, errUnknownMember) {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		writeOutcome(w, err)
-	}
+	remove()
 }
 
 // relay passes a membership request on to the leader and copies back its
-// answer.
-func (n *Node) relay(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+// answer; if this node became the leader meanwhile, it runs local instead
+// (the transport refuses a connection to ourselves).
+func (n *Node) relay(w http.ResponseWriter, r *http.Request, path string, body []byte, local func()) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.ApplyTimeout)
 	defer cancel()
 	r = r.WithContext(ctx)
 	addr, err := n.waitLeader(ctx)
 	if err != nil {
 		writeOutcome(w, err)
+		return
+	}
+	if addr == n.advertise {
+		local()
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
@@ -208,7 +251,9 @@ type MemberStatus struct {
 	// holds, taken locally or installed from the leader.
 	LastSnapshotIndex uint64 `json:"last_snapshot_index"`
 	Leader            string `json:"leader"`
-	Error             string `json:"error,omitempty"`
+	// ClusterID is the member's cluster ID, empty while it has none.
+	ClusterID string `json:"cluster_id,omitempty"`
+	Error     string `json:"error,omitempty"`
 	// Disk lists the parts of the data directory (blob store, raft log,
 	// state machine) whose last write was refused for lack of space or
 	// because the directory is read-only, with the error.
@@ -230,7 +275,7 @@ func (n *Node) selfStatus() MemberStatus {
 	if err := n.Failure(); err != nil {
 		failure = err.Error()
 	}
-	return MemberStatus{
+	s := MemberStatus{
 		Error:             failure,
 		Disk:              n.diskProblems(),
 		ID:                n.cfg.ID,
@@ -244,6 +289,10 @@ func (n *Node) selfStatus() MemberStatus {
 		LastSnapshotIndex: parseUint(n.raft.Stats()["last_snapshot_index"]),
 		Leader:            string(leader),
 	}
+	if id := n.ClusterID(); !id.IsZero() {
+		s.ClusterID = id.String()
+	}
+	return s
 }
 
 func parseUint(s string) uint64 {
@@ -316,6 +365,7 @@ func (n *Node) rpcHandler() http.Handler {
 	m.HandleFunc("POST /rpc/join", n.handleJoin)
 	m.HandleFunc("POST /rpc/remove", n.handleRemove)
 	m.HandleFunc("GET /rpc/status", n.handleStatus)
+	m.HandleFunc("GET /rpc/cluster", n.handleCluster)
 	n.registerBlobRoutes(m) // PUT, GET, DELETE /rpc/blob/{id} (blob.go)
 	return m
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/strongboxdb/strongbox/blobstore"
+	"github.com/strongboxdb/strongbox/transport"
 )
 
 // Config describes one node. Zero durations pick the defaults documented on
@@ -34,6 +35,10 @@ type Config struct {
 	Join []string
 	// Secret authenticates inter-node traffic; every member must share it.
 	Secret string
+	// TLS, if set, runs all inter-node traffic over mutually authenticated
+	// TLS 1.3 (see transport.TLS), with the secret's handshake inside.
+	// Every member must use it, with certificates from the same CA.
+	TLS *transport.TLS
 
 	// Raft timing. Defaults suit loopback and LAN deployments and bring a
 	// new leader up within about a second of the old one dying:
@@ -49,6 +54,10 @@ type Config struct {
 	// ApplyTimeout bounds how long a write may wait to be enqueued and how
 	// long reads and forwarded calls may wait on the cluster. Default 10s.
 	ApplyTimeout time.Duration
+	// MaxOpenUploads bounds the open multipart uploads of one bucket;
+	// CreateMultipartUpload past it is shed with ErrSlowDown. Default
+	// 10,000.
+	MaxOpenUploads int
 
 	// Snapshot policy (raft's): take one when this many entries accumulated
 	// since the last, checking every SnapshotInterval; keep TrailingLogs
@@ -88,6 +97,11 @@ type Config struct {
 	UnsafeLocalReads bool
 
 	Logger *slog.Logger
+
+	// noClusterID makes a bootstrapping node create no cluster ID and its
+	// leaders propose none, like versions before cluster IDs: tests use it
+	// to build the data directories an upgrade starts from.
+	noClusterID bool
 	// RaftLogOutput receives hashicorp/raft's own log lines; default
 	// io.Discard (its lines at INFO are chatty).
 	RaftLogOutput io.Writer
@@ -141,6 +155,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.TrailingLogs == 0 {
 		out.TrailingLogs = 10240
+	}
+	if out.MaxOpenUploads <= 0 {
+		out.MaxOpenUploads = 10000
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

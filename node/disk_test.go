@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,24 +16,12 @@ import (
 	"github.com/strongboxdb/strongbox/objstore"
 )
 
-// logBuffer collects a node's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // count returns how many lines contain s.
-func (b *logBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n := 0
-	for line := range strings.Lines(b.buf.String()) {
+	for line := range strings.Lines(l.b.String()) {
 		if strings.Contains(line, s) {
 			n++
 		}
@@ -46,7 +33,7 @@ func (b *logBuffer) count(s string) int {
 func startLoggedBlobCluster(t *testing.T, n int) ([]*Node, map[string]*logBuffer) {
 	logs := map[string]*logBuffer{}
 	nodes := startBlobClusterWith(t, n, func(c *Config) {
-		b := &logBuffer{}
+		b := newLogBuffer(t)
 		logs[c.ID] = b
 		c.Logger = slog.New(slog.NewTextHandler(b, nil))
 	})
@@ -188,9 +175,9 @@ func TestStoreBlobWithPeersOutOfSpace(t *testing.T) {
 // an episode starting again within diskLogQuiet is reported only if it
 // lasts past the quiet period or its cause differs.
 func TestDiskWatchLogsOncePerEpisode(t *testing.T) {
-	var buf logBuffer
+	buf := newLogBuffer(t)
 	now := time.Unix(1000, 0)
-	d := newDiskWatch("blob store", "/data/blobs", "uploads fail", slog.New(slog.NewTextHandler(&buf, nil)), "n1")
+	d := newDiskWatch("blob store", "/data/blobs", "uploads fail", slog.New(slog.NewTextHandler(buf, nil)), "n1")
 	d.now = func() time.Time { return now }
 	enospc := &fs.PathError{Op: "write", Path: "/data/blobs/tmp/x", Err: syscall.ENOSPC}
 	erofs := &fs.PathError{Op: "open", Path: "/data/blobs/tmp/y", Err: syscall.EROFS}
@@ -205,7 +192,7 @@ func TestDiskWatchLogsOncePerEpisode(t *testing.T) {
 	}
 	now = now.Add(time.Second)
 	if n := buf.count(diskLine); n != 1 || buf.count("errno=ENOSPC") != 1 || buf.count("dir=/data/blobs") != 1 {
-		t.Fatalf("after 100 refused writes: %q", buf.buf.String())
+		t.Fatalf("after 100 refused writes: %q", buf.String())
 	}
 	if !errors.Is(d.err(), objstore.ErrNoSpace) {
 		t.Fatalf("err() during the episode = %v", d.err())
@@ -213,7 +200,7 @@ func TestDiskWatchLogsOncePerEpisode(t *testing.T) {
 	d.ok()
 	d.ok()
 	if buf.count("writes to disk again") != 1 || d.err() != nil {
-		t.Fatalf("after recovery: %q, err() = %v", buf.buf.String(), d.err())
+		t.Fatalf("after recovery: %q, err() = %v", buf.String(), d.err())
 	}
 
 	// Flapping right after: no new line...
@@ -221,26 +208,33 @@ func TestDiskWatchLogsOncePerEpisode(t *testing.T) {
 	d.ok()
 	d.failed(enospc)
 	if n := buf.count(diskLine); n != 1 {
-		t.Fatalf("a flap within the quiet period logged: %q", buf.buf.String())
+		t.Fatalf("a flap within the quiet period logged: %q", buf.String())
 	}
 	// ...unless it lasts past the quiet period...
 	now = now.Add(diskLogQuiet)
 	d.failed(enospc)
 	if n := buf.count(diskLine); n != 2 {
-		t.Fatalf("a lasting episode was not reported: %q", buf.buf.String())
+		t.Fatalf("a lasting episode was not reported: %q", buf.String())
 	}
 	// ...or its cause changes.
 	if err := d.failed(erofs); !errors.Is(err, objstore.ErrReadOnly) {
 		t.Fatalf("failed(EROFS) = %v", err)
 	}
 	if n := buf.count(diskLine); n != 3 || buf.count("errno=EROFS") != 1 {
-		t.Fatalf("a new cause was not reported: %q", buf.buf.String())
+		t.Fatalf("a new cause was not reported: %q", buf.String())
 	}
 	// The reserve is a reason of its own.
 	d.ok()
 	now = now.Add(diskLogQuiet)
 	d.failed(blobstore.ErrNoSpace)
 	if buf.count(`errno="below reserve"`) != 1 {
-		t.Fatalf("the reserve was not named: %q", buf.buf.String())
+		t.Fatalf("the reserve was not named: %q", buf.String())
 	}
+}
+
+// String returns every line logged so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -57,8 +57,10 @@
 //     outcome saying why, and the upload succeeds if a majority still
 //     stores it (else it fails with that reason). A node whose store is
 //     full still serves a blob it lacks from a peer, without keeping a
-//     copy; its background sync stops its pass at the first refusal. As
-//     soon as space is back the next write succeeds: no restart.
+//     copy, and reads a copy of its own found corrupt from a peer the
+//     same way (the repair waits for space); its background sync stops
+//     its pass at the first refusal. As soon as space is back the next
+//     write succeeds: no restart.
 //   - Raft log (raft-boltdb): hashicorp/raft reports a failed append only
 //     in its own log, so the log store is wrapped to watch it. A leader
 //     that cannot append answers the write 503 (the entry was never sent
@@ -82,9 +84,42 @@
 // blob files are written once to temporary names: a full disk damages
 // nothing already stored.
 //
+// Large objects (blob.go, blobcheck.go, blobgc.go; the design is in
+// blobstore's package doc): bodies too large for the log are blob files
+// replicated to a majority before their command is proposed. Every read
+// of a blob file, for a GET or for a peer's fetch, verifies each chunk
+// against the checksums recorded when it was written; a corrupt or torn
+// copy is never served but read from another member and replaced by a
+// verified copy, and when no member has a good copy the read fails
+// (objstore.ErrUnavailable). Blob files are removed by the garbage drain
+// (blobs released by a delete or overwrite) and the orphan collector
+// (blobs nothing refers to); neither removes a blob that an open GET on
+// this node still needs (a read hold): a held blob is removed when the
+// last read holding it ends.
+//
 // Membership: a new data directory without Join bootstraps a single-node
 // cluster; with Join it asks a member (which relays to the leader) to add
-// it as a voter. Status and removal are offered to operators through
+// it as a voter.
+//
+// Cluster identity (identity.go): bootstrap makes a random cluster ID and
+// stores it in <data-dir>/cluster-id before the cluster exists; the first
+// leader records it in the state machine (raftfsm SetClusterID, first
+// committed wins), which makes it durable on every member and carries it
+// in snapshots. A joining node presents no ID and is served only GET
+// /rpc/cluster and POST /rpc/join; it learns the ID from the member it
+// joins and stores it before asking to be added, so the leader's first
+// Raft connection to it already finds it a member. From then on the
+// transport refuses nodes of other clusters, logging them. A data
+// directory made before cluster IDs starts as a member without one (it
+// accepts any secret holder, as before); its leader proposes a random ID,
+// and every member adopts the committed one as it applies it. A node whose
+// file and state machine name different IDs refuses to start. The
+// transport refuses connections to the node's own ID, so a node never
+// dials itself: when it turns out to be the leader while relaying,
+// forwarding or removing, it acts locally.
+//
+// TLS: Config.TLS runs all inter-node traffic over mutual TLS (see
+// transport.TLS); every member must use it, with certificates from one CA. Status and removal are offered to operators through
 // AdminHandler, and so are the transport's fault rules (faults.go: block,
 // unblock, delay, heal; `strongbox cluster partition` sets them on every
 // member). The fault API refuses a delay over transport.MaxFaultDelay and

@@ -53,11 +53,28 @@ func (n *Node) failStop(cause error) {
 		"fix the cause (disk space, I/O errors) and restart it: it resumes from its last durably applied entry",
 		"id", n.cfg.ID, "applied_index", n.fsm.AppliedIndex(), "errno", errno, "err", cause)
 	n.handOffLeadership()
-	if err := n.raft.Shutdown().Error(); err != nil {
-		n.cfg.Logger.Warn("raft shutdown after state machine failure", "id", n.cfg.ID, "err", err)
+	// Shutdown stops Raft at once; its future waits for raft's goroutines,
+	// and a replication goroutine blocked on a stalled peer can hold that
+	// wait indefinitely. The node is out of Raft either way, so Failed is
+	// not held back by it: Close finishes the job.
+	f := n.raft.Shutdown()
+	shut := make(chan struct{})
+	go func() {
+		_ = f.Error()
+		close(shut)
+	}()
+	t := time.NewTimer(raftShutdownWait)
+	defer t.Stop()
+	select {
+	case <-shut:
+	case <-t.C:
+		n.cfg.Logger.Warn("raft is slow to shut down after the state machine failure; carrying on", "id", n.cfg.ID)
 	}
 	close(n.failed)
 }
+
+// raftShutdownWait bounds how long failStop waits for raft's goroutines.
+const raftShutdownWait = 10 * time.Second
 
 // handOffLeadership asks a peer to take over when this node leads, so the
 // cluster does not wait an election timeout for a leader; it gives up

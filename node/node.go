@@ -51,6 +51,9 @@ type Node struct {
 	// failed and the node took itself out of service (failure.go).
 	failure atomic.Pointer[error]
 	failed  chan struct{}
+	// identityMu serialises cluster ID adoption (identity.go).
+	identityMu       sync.Mutex
+	idConflictLogged atomic.Bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -86,13 +89,6 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 		}
 	}()
 
-	n.mux, err = transport.Listen(cfg.ClusterAddr, transport.Config{NodeID: cfg.ID, Secret: []byte(cfg.Secret), AdvertiseAddr: cfg.AdvertiseAddr, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("node: cluster listener: %w", err)
-	}
-	n.advertise = n.mux.AdvertiseAddr().String()
-	n.client = n.mux.HTTPClient()
-
 	fsmDir := filepath.Join(cfg.DataDir, "fsm")
 	if n.fsm, err = raftfsm.Open(fsmDir); err != nil {
 		return nil, fmt.Errorf("node: open state machine: %w", err)
@@ -115,6 +111,34 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	if err := catchUpFromSnapshot(n.fsm, snaps, cfg); err != nil {
 		return nil, err
 	}
+	// The files are synced on every commit, but a new file's directory
+	// entry is durable only once its directory is: without this a power
+	// loss soon after a node's first start could take its log and state
+	// machine files with it, entries acknowledged to peers included.
+	if err := syncDirs(filepath.Dir(filepath.Clean(cfg.DataDir)), cfg.DataDir, raftDir, filepath.Join(raftDir, "snapshots"), fsmDir); err != nil {
+		return nil, err
+	}
+	hasState, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("node: inspect raft state: %w", err)
+	}
+	membership, err := initialMembership(cfg, n.fsm, hasState)
+	if err != nil {
+		return nil, err
+	}
+	n.mux, err = transport.Listen(cfg.ClusterAddr, transport.Config{
+		NodeID:        cfg.ID,
+		Secret:        []byte(cfg.Secret),
+		AdvertiseAddr: cfg.AdvertiseAddr,
+		Membership:    membership,
+		TLS:           cfg.TLS,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node: cluster listener: %w", err)
+	}
+	n.advertise = n.mux.AdvertiseAddr().String()
+	n.client = n.mux.HTTPClient()
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  n.mux.RaftStreamLayer(),
 		MaxPool: 4,
@@ -141,18 +165,14 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	// channel are never answered when raft shuts down, which hung Close
 	// (seen in CI). Unbuffered, raft still batches what is ready.
 
-	hasState, err := raft.HasExistingState(n.logStore, n.logStore, snaps)
-	if err != nil {
-		return nil, fmt.Errorf("node: inspect raft state: %w", err)
-	}
 	logs := watchedLogStore{BoltStore: n.logStore, w: n.disk.raftLog}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, logs, snaps, trans); err != nil {
+	if n.raft, err = raft.NewRaft(rc, fsmHooks{n.fsm, n}, logs, logs, snaps, trans); err != nil {
 		return nil, fmt.Errorf("node: start raft: %w", err)
 	}
 	n.reads = newReadBatcher(n.readIndexRound, cfg.ApplyTimeout)
 	n.blob = newBlobService(n)
 
-	n.rpc = &http.Server{Handler: n.rpcHandler(), ReadHeaderTimeout: 10 * time.Second, ConnContext: transport.ConnContext}
+	n.rpc = &http.Server{Handler: joinOnly(n.rpcHandler()), ReadHeaderTimeout: 10 * time.Second, ConnContext: transport.ConnContext}
 	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
@@ -169,9 +189,9 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 
 	switch {
 	case hasState:
-		cfg.Logger.Info("resuming node from existing state", "id", cfg.ID, "dir", cfg.DataDir)
+		cfg.Logger.Info("resuming node from existing state", "id", cfg.ID, "dir", cfg.DataDir, "cluster", membership.ClusterID.String())
 	case len(cfg.Join) == 0:
-		cfg.Logger.Info("bootstrapping a new single-node cluster", "id", cfg.ID, "addr", n.advertise)
+		cfg.Logger.Info("bootstrapping a new single-node cluster", "id", cfg.ID, "addr", n.advertise, "cluster", membership.ClusterID.String())
 		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: raft.ServerAddress(n.advertise)}}})
 		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return nil, fmt.Errorf("node: bootstrap: %w", err)
@@ -245,6 +265,11 @@ func catchUpFromSnapshot(fsm *raftfsm.FSM, snaps raft.SnapshotStore, cfg Config)
 
 // ID returns the node's Raft server ID.
 func (n *Node) ID() string { return n.cfg.ID }
+
+// ClusterID returns the ID of the cluster this node belongs to, or the zero
+// ID while it has none (joining, or a cluster created before cluster IDs
+// whose leader has not assigned one yet).
+func (n *Node) ClusterID() transport.ClusterID { return n.mux.Membership().ClusterID }
 
 // ClusterAddr returns the address peers use to reach this node; pass it as
 // Join to new members.
@@ -339,6 +364,8 @@ func (n *Node) watchLeadership() {
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 			if err := n.ensureReady(ctx, term); err != nil {
 				n.cfg.Logger.Warn("leader not ready for reads", "term", term, "err", err)
+			} else {
+				n.proposeClusterID()
 			}
 			cancel()
 		}
@@ -357,4 +384,20 @@ func (n *Node) now() int64 {
 	}
 	n.lastTime = t
 	return t
+}
+
+// syncDirs fsyncs each directory, making the entries in it durable.
+func syncDirs(dirs ...string) error {
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			return fmt.Errorf("node: sync %s: %w", dir, err)
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("node: sync %s: %w", dir, err)
+		}
+	}
+	return nil
 }

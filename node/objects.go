@@ -39,8 +39,9 @@ type blobBody struct {
 // one file (or one fetch from a peer) at a time.
 //
 // The blobs are held until Close: if the object is overwritten or deleted
-// during a long read, this node's garbage drain keeps the parts the read
-// has yet to open.
+// during a long read, nothing on this node removes the parts the read has
+// yet to open, neither the garbage drain nor the orphan collector
+// (blobgc.go, "Read holds").
 func (b *blobBody) Open(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 	b.n.blobs().hold(b.blobs)
 	r := &partsReader{ctx: ctx, body: b, off: off, left: length}
@@ -210,7 +211,20 @@ func newUploadID() string {
 }
 
 // CreateMultipartUpload starts an upload under a new ID.
+//
+// A bucket holds at most MaxOpenUploads open uploads; past that the
+// request is shed with ErrSlowDown until some are completed or aborted.
+// The count is this node's view, checked before proposing: a soft bound
+// that concurrent creations may overshoot by a few, which is all a bound
+// against unbounded growth needs.
 func (n *Node) CreateMultipartUpload(ctx context.Context, u *objstore.Upload) (objstore.Upload, error) {
+	open, err := n.fsm.OpenUploads(u.Bucket, n.cfg.MaxOpenUploads)
+	if err != nil {
+		return objstore.Upload{}, err
+	}
+	if open >= n.cfg.MaxOpenUploads {
+		return objstore.Upload{}, fmt.Errorf("%w: bucket %s has %d open multipart uploads; complete or abort some", objstore.ErrSlowDown, u.Bucket, open)
+	}
 	up := *u
 	up.UploadID = newUploadID()
 	res, err := n.propose(ctx, raftfsm.NewCreateMultipartUpload(&up))

@@ -109,7 +109,7 @@ func (n *Node) ensureReady(ctx context.Context, term uint64) error {
 	if n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
 		return errNotLeader
 	}
-	if _, err := n.applyLocal(raftfsm.NewNoop().Marshal()); err != nil {
+	if _, err := n.applyLocalBackground(raftfsm.NewNoop().Marshal()); err != nil {
 		return err
 	}
 	if n.raft.CurrentTerm() != term {

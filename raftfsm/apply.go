@@ -25,15 +25,32 @@ type applier struct {
 	buckets *bolt.Bucket // bucket name -> bucket record
 	data    *bolt.Bucket // bucket name -> {o, b, u, p} sub-buckets
 
-	// blobs and garbage are the blob index and garbage list (blobs.go),
-	// opened on first use.
-	blobs, garbage *bolt.Bucket
+	// blobs, garbage and garbageIDs are the blob index, the garbage list
+	// and its index by blob (blobs.go), opened on first use.
+	blobs, garbage, garbageIDs *bolt.Bucket
 	// index is the log index of the entry being applied and seq counts the
 	// garbage entries it listed: together they key garbage/.
 	index uint64
 	seq   uint32
 	// time is the entry's command time, recorded with garbage entries.
 	time int64
+	// clusterID is set when the batch recorded the cluster ID.
+	clusterID *[ClusterIDLen]byte
+}
+
+// setClusterID records the cluster ID unless one is recorded: the first
+// committed wins, so every node ends up with the same one.
+func (a *applier) setClusterID(c *Command) error {
+	meta := a.tx.Bucket(bktMeta)
+	if meta.Get(keyClusterID) != nil {
+		return nil
+	}
+	if err := meta.Put(keyClusterID, c.ClusterID[:]); err != nil {
+		return err
+	}
+	id := c.ClusterID
+	a.clusterID = &id
+	return nil
 }
 
 func newApplier(tx *bolt.Tx) *applier {
@@ -90,6 +107,8 @@ func (a *applier) apply(index uint64, data []byte, r *Result) error {
 		return a.completeMultipartUpload(c, r)
 	case TypeAbortMultipartUpload:
 		return a.abortMultipartUpload(c, r)
+	case TypeSetClusterID:
+		return a.setClusterID(c)
 	}
 	return nil // TypeNoop
 }
@@ -131,7 +150,13 @@ func (a *applier) failed(c *Command, r *Result, err error) error {
 // after the checks cannot fail for a reason that depends on the command.
 // The rules are deterministic: every node rejects the same commands.
 func validate(c *Command) error {
-	if c.Type == TypeNoop {
+	switch c.Type {
+	case TypeNoop:
+		return nil
+	case TypeSetClusterID:
+		if c.ClusterID == ([ClusterIDLen]byte{}) {
+			return fmt.Errorf("%w: all-zero cluster ID", ErrInvalidCommand)
+		}
 		return nil
 	}
 	if err := validName("bucket name", c.Bucket); err != nil {

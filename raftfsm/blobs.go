@@ -21,19 +21,25 @@ import (
 // index to garbage/, and so does a failed command that carried a blob it
 // will now never reference. Both buckets are top level in fsm.db:
 //
-//	blobs/     <blob id> -> [size uvarint][md5 string]   every referenced blob
-//	garbage/   <applied index 8 BE><seq 4 BE> -> <time 8 BE><blob id>
+//	blobs/        <blob id> -> [size uvarint][md5 string]   every referenced blob
+//	garbage/      <applied index 8 BE><seq 4 BE> -> <time 8 BE><blob id>
+//	garbage-ids/  <blob id> -> <garbage/ key>             garbage/ by blob ID
 //
 // blobs/ is replicated state like any other: the same on every node. It
 // answers "is this blob referenced" in one lookup (orphan collection) and
 // lists what a node must hold (catch-up after a snapshot or downtime).
 // garbage/ is written deterministically by apply but drained by each node
 // on its own schedule (node/blobgc.go, through Garbage and DeleteGarbage), so replicas may differ in what is
-// left of it; nothing compares it.
+// left of it; nothing compares it. garbage-ids/ indexes it by blob ID,
+// written in the same transactions, so that the orphan collector can leave
+// a listed blob to the drain in one lookup (GarbageListed); entries listed
+// before the index existed are not in it, which only makes them
+// collectable as they were before.
 
 var (
-	bktBlobs   = []byte("blobs")
-	bktGarbage = []byte("garbage")
+	bktBlobs      = []byte("blobs")
+	bktGarbage    = []byte("garbage")
+	bktGarbageIDs = []byte("garbage-ids")
 )
 
 // blobIndex and garbage return the top-level buckets, creating them in
@@ -59,6 +65,17 @@ func (a *applier) garbageBucket() (*bolt.Bucket, error) {
 		a.garbage = b
 	}
 	return a.garbage, nil
+}
+
+func (a *applier) garbageIDBucket() (*bolt.Bucket, error) {
+	if a.garbageIDs == nil {
+		b, err := a.tx.CreateBucketIfNotExists(bktGarbageIDs)
+		if err != nil {
+			return nil, err
+		}
+		a.garbageIDs = b
+	}
+	return a.garbageIDs, nil
 }
 
 func blobIndexValue(r *objstore.BlobRef) []byte {
@@ -119,7 +136,14 @@ func (a *applier) discard(id string) error {
 	// The command's (leader-stamped) time: nodes age entries by it, so
 	// a drainer needs no memory of when it first saw one.
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(id)), uint64(a.time))
-	return g.Put(k[:], append(v, id...))
+	if err := g.Put(k[:], append(v, id...)); err != nil {
+		return err
+	}
+	gi, err := a.garbageIDBucket()
+	if err != nil {
+		return err
+	}
+	return gi.Put([]byte(id), k[:])
 }
 
 // releaseRecord releases the blobs of the object record v (nil: none).
@@ -239,6 +263,21 @@ func (f *FSM) WalkBlobs(after string, limit int, fn func(objstore.BlobRef)) (las
 	return last, err
 }
 
+// GarbageListed reports whether blob id is listed in garbage/, that is
+// released (or carried by a failed command) and not yet drained by this
+// node. The orphan collector leaves such a blob to the drain, whose delay
+// covers a read that looked the record up just before the release.
+func (f *FSM) GarbageListed(id string) (bool, error) {
+	var ok bool
+	err := f.view(func(tx *bolt.Tx) error {
+		if gi := tx.Bucket(bktGarbageIDs); gi != nil {
+			ok = gi.Get([]byte(id)) != nil
+		}
+		return nil
+	})
+	return ok, err
+}
+
 // GarbageEntry is one blob listed as garbage: Key identifies the entry
 // for DeleteGarbage, Index is the log index of the apply that listed it
 // and Time that command's time.
@@ -299,7 +338,16 @@ func (f *FSM) DeleteGarbage(keys [][]byte) error {
 		if g == nil {
 			return nil
 		}
+		gi := tx.Bucket(bktGarbageIDs)
 		for _, k := range keys {
+			// The index entry goes only if it names this entry: a blob
+			// listed twice (a bug elsewhere) stays listed until both
+			// are drained.
+			if v := g.Get(k); gi != nil && len(v) > 8 && bytes.Equal(gi.Get(v[8:]), k) {
+				if err := gi.Delete(v[8:]); err != nil {
+					return err
+				}
+			}
 			if err := g.Delete(k); err != nil {
 				return err
 			}

@@ -67,6 +67,15 @@ func isGarbage(tb testing.TB, f *FSM, id string) bool {
 	return slices.Contains(garbageIDs(tb, f), id)
 }
 
+func garbageListed(tb testing.TB, f *FSM, id string) bool {
+	tb.Helper()
+	ok, err := f.GarbageListed(id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ok
+}
+
 func referenced(tb testing.TB, f *FSM, id string) bool {
 	tb.Helper()
 	ok, err := f.BlobReferenced(id)
@@ -124,11 +133,11 @@ func hasInlineBody(tb testing.TB, f *FSM, bucket, key string) bool {
 }
 
 // dataOnly reduces a dump to replicated data: no meta, applied index or
-// garbage list (local bookkeeping).
+// garbage list and its index (local bookkeeping).
 func dataOnly(d string) string {
 	var sb strings.Builder
 	for line := range strings.Lines(trimApplied(d)) {
-		if !strings.HasPrefix(line, "garbage ") {
+		if !strings.HasPrefix(line, "garbage ") && !strings.HasPrefix(line, "garbage-ids ") {
 			sb.WriteString(line)
 		}
 	}
@@ -520,6 +529,9 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if referenced(t, f, b1.ID) || walkAllBlobs(t, f, 10) != nil {
 		t.Fatal("overwritten blob still in the index")
 	}
+	if !garbageListed(t, f, b1.ID) {
+		t.Fatal("released blob not found by GarbageListed")
+	}
 
 	// Blob over inline, then blob over blob.
 	b2, b3 := testBlob(2, 6*mib), testBlob(3, 7*mib)
@@ -579,6 +591,11 @@ func TestBlobPutLifecycle(t *testing.T) {
 	if ids := garbageIDs(t, f); !slices.Equal(ids, []string{b2.ID, b5.ID, b4.ID}) {
 		t.Fatalf("after DeleteGarbage: %v", ids)
 	}
+	for id, want := range map[string]bool{b1.ID: false, b2.ID: true, b3.ID: false, b4.ID: true, b5.ID: true, "never seen": false} {
+		if garbageListed(t, f, id) != want {
+			t.Fatalf("GarbageListed(%s) = %v after DeleteGarbage", id, !want)
+		}
+	}
 	applied := f.AppliedIndex()
 	var keys [][]byte
 	for _, e := range all {
@@ -589,6 +606,9 @@ func TestBlobPutLifecycle(t *testing.T) {
 	}
 	if ids := garbageIDs(t, f); ids != nil || f.AppliedIndex() != applied {
 		t.Fatalf("after draining: %v, applied %d", ids, f.AppliedIndex())
+	}
+	if garbageListed(t, f, b2.ID) || garbageListed(t, f, b4.ID) {
+		t.Fatal("a drained blob is still listed")
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)

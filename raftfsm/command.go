@@ -47,6 +47,14 @@ const (
 	TypeCompleteMultipartUpload CommandType = 12
 	// TypeAbortMultipartUpload deletes an upload and its parts.
 	TypeAbortMultipartUpload CommandType = 13
+
+	// Types added with envelope version 5.
+
+	// TypeSetClusterID records the cluster's identity (Command.ClusterID)
+	// unless one is recorded already: the first one committed wins, later
+	// ones change nothing. The node package proposes it once per cluster
+	// (see FSM.ClusterID).
+	TypeSetClusterID CommandType = 14
 )
 
 func (t CommandType) String() string {
@@ -77,6 +85,8 @@ func (t CommandType) String() string {
 		return "CompleteMultipartUpload"
 	case TypeAbortMultipartUpload:
 		return "AbortMultipartUpload"
+	case TypeSetClusterID:
+		return "SetClusterID"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -103,8 +113,11 @@ func (t CommandType) String() string {
 //
 // Version 4 added CompleteMultipartUpload's DefaultChecksum flag after its
 // parts; a version 3 Complete decodes with the flag off, as it applied.
+//
+// Version 5 added type 14, SetClusterID, whose payload is the 16-byte
+// cluster ID (length-prefixed like every byte string).
 const (
-	commandVersion = 4
+	commandVersion = 5
 	headerLen      = 10
 )
 
@@ -112,7 +125,7 @@ const (
 func knownVersion(v byte) bool { return v >= 1 && v <= commandVersion }
 
 // maxTypeOf is the highest command type each envelope version carries.
-var maxTypeOf = [...]CommandType{1: TypeNoop, 2: TypePutBucketCors, 3: TypeAbortMultipartUpload, 4: TypeAbortMultipartUpload}
+var maxTypeOf = [...]CommandType{1: TypeNoop, 2: TypePutBucketCors, 3: TypeAbortMultipartUpload, 4: TypeAbortMultipartUpload, 5: TypeSetClusterID}
 
 // Command is one state-machine operation: the unit a node proposes to Raft.
 // Build one with the New* constructors, fill Time on the leader, and Marshal.
@@ -166,7 +179,14 @@ type Command struct {
 	Part *objstore.UploadPartRequest
 	// Complete is the request of a TypeCompleteMultipartUpload command.
 	Complete *objstore.CompleteRequest
+
+	// ClusterID is the identity a TypeSetClusterID command records; never
+	// all zeros.
+	ClusterID [ClusterIDLen]byte
 }
+
+// ClusterIDLen is the length of a cluster ID (transport.ClusterID).
+const ClusterIDLen = 16
 
 // NewCreateBucket returns a command creating bucket. It fails with
 // objstore.ErrBucketExists when the bucket exists.
@@ -193,6 +213,12 @@ func NewDeleteObject(bucket, key string) *Command {
 
 // NewNoop returns a command that only advances the applied index.
 func NewNoop() *Command { return &Command{Type: TypeNoop} }
+
+// NewSetClusterID returns a command recording the cluster's identity if
+// none is recorded yet. An all-zero id is an invalid command.
+func NewSetClusterID(id [ClusterIDLen]byte) *Command {
+	return &Command{Type: TypeSetClusterID, ClusterID: id}
+}
 
 // NewCopyObject returns a command copying req.SrcKey to req.Key. The
 // command keeps req by reference.
@@ -285,6 +311,8 @@ func (c *Command) Marshal() []byte {
 		n += mapSize(c.Tags)
 	case c.Type == TypePutBucketCors:
 		n += corsSize(c.CORS)
+	case c.Type == TypeSetClusterID:
+		n += 1 + ClusterIDLen
 	}
 	b := make([]byte, headerLen, n)
 	b[0], b[1] = commandVersion, byte(c.Type)
@@ -361,6 +389,8 @@ func (c *Command) Marshal() []byte {
 	case TypePutBucketCors:
 		b = appendString(b, c.Bucket)
 		b = appendCORS(b, c.CORS)
+	case TypeSetClusterID:
+		b = appendBytes(b, c.ClusterID[:])
 	case TypeNoop:
 	default:
 		panic(fmt.Sprintf("raftfsm: Marshal of unknown command type %d", c.Type))
@@ -451,6 +481,12 @@ func UnmarshalCommand(data []byte) (*Command, error) {
 	case TypePutBucketCors:
 		c.Bucket = d.string()
 		c.CORS = d.cors()
+	case TypeSetClusterID:
+		if id := d.bytes(); d.err == nil && len(id) != ClusterIDLen {
+			d.fail(fmt.Errorf("%d-byte cluster ID", len(id)))
+		} else {
+			copy(c.ClusterID[:], id)
+		}
 	case TypeNoop:
 	default:
 		return nil, fmt.Errorf("%w: unknown type %d", ErrInvalidCommand, data[1])

@@ -128,7 +128,8 @@ func TestUnmarshalVersion1Command(t *testing.T) {
 // allSampleCommands is every command type in its richest form: the
 // version 2 types, blob-carrying puts and copies, the multipart types.
 func allSampleCommands() []*Command {
-	return slices.Concat(sampleCommands(), blobSampleCommands(), multipartSampleCommands())
+	return slices.Concat(sampleCommands(), blobSampleCommands(), multipartSampleCommands(),
+		[]*Command{NewSetClusterID([ClusterIDLen]byte{0xde, 0xad, 15: 0xff})})
 }
 
 func TestCommandRoundTrip(t *testing.T) {

@@ -8,14 +8,17 @@
 //
 // A log entry's Data is one Command in a versioned envelope:
 //
-//	[version=3][type][time: 8 bytes big-endian unix ns][payload]
+//	[version=5][type][time: 8 bytes big-endian unix ns][payload]
 //
 // Version 2 added the object tag set to PutObject's payload and the types
 // CopyObject, DeleteObjects, PutObjectTagging and PutBucketCors. Version 3
 // added an optional blob reference to PutObject and CopyObject and the
 // multipart types (CreateMultipartUpload, UploadPart,
-// CompleteMultipartUpload, AbortMultipartUpload). Older entries still
-// decode, so an existing log replays; the leader writes version 3. (A
+// CompleteMultipartUpload, AbortMultipartUpload). Version 4 added
+// CompleteMultipartUpload's DefaultChecksum flag. Version 5 added
+// SetClusterID, which records the cluster's identity once (the first
+// committed wins; see the node package). Older entries still
+// decode, so an existing log replays; the leader writes version 5. (A
 // mixed-version cluster is not supported: a node running older code
 // cannot apply newer entries.)
 //
@@ -24,7 +27,11 @@
 // the entry and the CPU budget is small. Maps are written in key order so
 // the encoding is canonical. Decoding checks every length against the
 // remaining input and refuses unknown versions and types. The PUT body is
-// the last field and is decoded without copying.
+// the last field and is decoded without copying. Fuzz targets hold the
+// command, Result and record decoders to that: any input is either refused
+// with an error or decodes to a value that, encoded and decoded again,
+// comes back the same (a Result's error as the same sentinel, its message
+// kept) (FuzzUnmarshalCommand, FuzzUnmarshalResult, FuzzDecodeRecord).
 //
 // Everything non-deterministic is decided by the leader before proposing:
 // the Time field (bucket Created, object LastModified), the ETag and
@@ -67,7 +74,7 @@
 //
 // One bbolt file, <dir>/fsm.db:
 //
-//	meta/                     format -> 1; applied -> index, term (2 x uint64 BE)
+//	meta/                     format -> 1; applied -> index, term (2 x uint64 BE); cluster_id -> 16 bytes, once set
 //	buckets/                  <bucket name> -> bucket record (version, created ns, CORS rules)
 //	data/<bucket name>/o/     <object key> -> object record
 //	data/<bucket name>/b/     <object key> -> inline body bytes
@@ -75,6 +82,7 @@
 //	data/<bucket name>/p/     <upload id><part number> -> part record
 //	blobs/                    <blob id> -> size, md5: every referenced blob (blobs.go)
 //	garbage/                  <index><seq> -> blob id: released blobs, drained per node
+//	garbage-ids/              <blob id> -> <index><seq>: garbage/ by blob, for the collector
 //
 // Keys are the raw object key bytes, so bbolt's order is S3's UTF-8 byte
 // order and a listing is a cursor walk. Records and bodies live in separate

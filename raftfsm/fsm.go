@@ -29,8 +29,9 @@ var (
 	bktObjects = []byte("o") // per S3 bucket: key -> object record
 	bktBodies  = []byte("b") // per S3 bucket: key -> inline body
 
-	keyFormat  = []byte("format")
-	keyApplied = []byte("applied")
+	keyFormat    = []byte("format")
+	keyApplied   = []byte("applied")
+	keyClusterID = []byte("cluster_id")
 )
 
 // storeFormat is the version of the fsm.db layout. Open and Restore refuse
@@ -84,6 +85,10 @@ type FSM struct {
 	// applied is the index of the last entry whose effects are durably
 	// committed. Written only with applyMu held, after the commit.
 	applied atomic.Uint64
+
+	// clusterID is the recorded cluster ID (nil: none), published after
+	// the commit that recorded it, or by Open and Restore.
+	clusterID atomic.Pointer[[ClusterIDLen]byte]
 
 	// waitMu guards the waiter channel and stopErr.
 	waitMu sync.Mutex
@@ -139,7 +144,44 @@ func Open(dir string) (*FSM, error) {
 	}
 	f := &FSM{dir: dir, path: path, db: db, term: term, done: make(chan struct{})}
 	f.applied.Store(index)
+	if err := f.loadClusterID(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("raftfsm: open %s: %w", path, err)
+	}
 	return f, nil
+}
+
+// loadClusterID publishes the cluster ID recorded in the store. Callers
+// hold applyMu or own f exclusively, and f.db is open.
+func (f *FSM) loadClusterID() error {
+	var id *[ClusterIDLen]byte
+	err := f.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bktMeta).Get(keyClusterID)
+		if v == nil {
+			return nil
+		}
+		if len(v) != ClusterIDLen {
+			return fmt.Errorf("%d-byte cluster ID in the store", len(v))
+		}
+		id = new([ClusterIDLen]byte)
+		copy(id[:], v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	f.clusterID.Store(id)
+	return nil
+}
+
+// ClusterID returns the cluster ID recorded by a committed SetClusterID
+// command (or by the snapshot last restored), and whether there is one.
+// Lock-free; safe to call at any time.
+func (f *FSM) ClusterID() ([ClusterIDLen]byte, bool) {
+	if id := f.clusterID.Load(); id != nil {
+		return *id, true
+	}
+	return [ClusterIDLen]byte{}, false
 }
 
 func openDB(path string, readOnly bool) (*bolt.DB, error) {
@@ -384,6 +426,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	if err := tx.Commit(); err != nil {
 		return failAll(f.fail(fmt.Errorf("commit: %w", err)))
+	}
+	if a.clusterID != nil {
+		f.clusterID.Store(a.clusterID)
 	}
 	f.term = lastTerm
 	f.setApplied(last)

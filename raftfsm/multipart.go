@@ -509,6 +509,29 @@ func (f *FSM) GetUpload(bucket, key, uploadID string) (objstore.Upload, error) {
 	return res.Upload, err
 }
 
+// OpenUploads returns how many multipart uploads of bucket are open, up to
+// limit: it stops counting there, so the cost is bounded by limit, not by
+// the bucket. A missing bucket has none.
+func (f *FSM) OpenUploads(bucket string, limit int) (int, error) {
+	n := 0
+	err := f.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktData).Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		uploads := b.Bucket(bktUploads)
+		if uploads == nil {
+			return nil
+		}
+		c := uploads.Cursor()
+		for k, _ := c.First(); k != nil && n < limit; k, _ = c.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // ListParts returns the upload and up to max of its parts numbered above
 // marker, or the errors of GetUpload.
 func (f *FSM) ListParts(bucket, key, uploadID string, marker, max int) (objstore.ListPartsResult, error) {

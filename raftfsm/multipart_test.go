@@ -140,7 +140,8 @@ func TestCompleteVersion3DecodesWithoutDefaultChecksum(t *testing.T) {
 	c := completeCmd("b", "k", "u", objstore.CompletePart{PartNumber: 1, ETag: "e"})
 	c.Complete.DefaultChecksum = true
 	v4 := c.Marshal()
-	if v4[0] != 4 || v4[len(v4)-1] != 1 {
+	v4[0] = 4 // version 5 changed nothing for Complete
+	if v4[len(v4)-1] != 1 {
 		t.Fatalf("version 4 Complete ends %v", v4[len(v4)-1])
 	}
 	v3 := bytes.Clone(v4[:len(v4)-1])

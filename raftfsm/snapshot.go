@@ -123,6 +123,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.db = db
 	f.term = term
+	if err := f.loadClusterID(); err != nil {
+		return f.fail(fmt.Errorf("restore: %w", err))
+	}
 	// The index may be lower than before (raft restoring an older
 	// snapshot): the state was replaced, so the index follows it.
 	f.setApplied(index)

@@ -121,16 +121,24 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// shed answers SlowDown to a request whose body was never read, closing
-// the connection: net/http would otherwise try to drain up to 256 KiB of
-// the body before answering, and a client that trickles it would hold the
-// connection, answer unsent, for as long as it liked.
+// shed answers err to a request whose body was never read. net/http
+// drains up to 256 KiB of an unread body before it answers (and closes the
+// connection past that); a short read deadline bounds the drain, so a
+// client that trickles its body cannot hold the connection with the answer
+// unsent, while an ordinary client keeps its connection (closing it on
+// every SlowDown would add a reconnect to every shed request just when
+// the node is busiest).
 func (s *Server) shed(w http.ResponseWriter, r *http.Request, err error) {
 	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+		if http.NewResponseController(w).SetReadDeadline(time.Now().Add(shedDrainTimeout)) != nil {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	s.writeError(w, r, err)
 }
+
+// shedDrainTimeout bounds net/http's drain of a refused request's body.
+const shedDrainTimeout = time.Second
 
 // withBodyDeadline wraps r.Body with the progress deadline.
 func (s *Server) withBodyDeadline(w http.ResponseWriter, r *http.Request) {

@@ -149,20 +149,9 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, ErrMalformedXML)
 		return
 	}
-	if len(body) > 0 {
-		var cfg createBucketConfiguration
-		if err := xml.Unmarshal(body, &cfg); err != nil {
-			s.writeError(w, r, ErrMalformedXML)
-			return
-		}
-		// S3 rejects an explicit us-east-1 constraint. Any other region is
-		// accepted: a local stand-in should not fail a client configured for
-		// eu-west-1 (awscli sends its region as the constraint). Every bucket
-		// lives in this node's Region regardless; the README says so.
-		if cfg.LocationConstraint == "us-east-1" {
-			s.writeError(w, r, ErrInvalidLocationConstraint)
-			return
-		}
+	if err := checkCreateBucketConfiguration(body); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	ctx, cancel := s.opContext(r)
 	defer cancel()
@@ -172,6 +161,26 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/"+bucket)
 	w.WriteHeader(http.StatusOK)
+}
+
+// checkCreateBucketConfiguration checks a CreateBucket body: empty, or a
+// CreateBucketConfiguration document (MalformedXML otherwise). S3 rejects
+// an explicit us-east-1 constraint. Any other region is accepted: a local
+// stand-in should not fail a client configured for eu-west-1 (awscli sends
+// its region as the constraint). Every bucket lives in this node's Region
+// regardless; the README says so.
+func checkCreateBucketConfiguration(body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	var cfg createBucketConfiguration
+	if err := xml.Unmarshal(body, &cfg); err != nil {
+		return ErrMalformedXML
+	}
+	if cfg.LocationConstraint == "us-east-1" {
+		return ErrInvalidLocationConstraint
+	}
+	return nil
 }
 
 func (s *Server) headBucket(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/http"
 )
@@ -55,19 +56,15 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var req deleteRequest
-	if err := xml.Unmarshal(body, &req); err != nil || len(req.Objects) == 0 || len(req.Objects) > maxDeleteKeys {
-		s.writeError(w, r, ErrMalformedXML)
+	req, err := parseDeleteRequest(body)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	out := deleteResult{Xmlns: s3Namespace}
 	keys := make([]string, 0, len(req.Objects))
 	seen := make(map[string]bool, len(req.Objects))
 	for _, o := range req.Objects {
-		if o.Key == nil {
-			s.writeError(w, r, ErrMalformedXML)
-			return
-		}
 		key := *o.Key
 		var bad *APIError
 		if err := checkKey(key); err != nil {
@@ -96,4 +93,36 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeXML(w, http.StatusOK, out)
+}
+
+// parseDeleteRequest decodes a Delete document: 1 to maxDeleteKeys
+// Objects, each with a Key, else MalformedXML. It is decoded one element
+// at a time (decodeXMLList), so a hostile 2 MiB document costs the decoder
+// no more than a well-formed one. Keys are not validated here.
+func parseDeleteRequest(body []byte) (*deleteRequest, error) {
+	req := &deleteRequest{}
+	err := decodeXMLList(bytes.NewReader(body), "Delete", func(d *xml.Decoder, se *xml.StartElement) error {
+		switch se.Name.Local {
+		case "Object":
+			if len(req.Objects) == maxDeleteKeys {
+				return ErrMalformedXML
+			}
+			var o deleteRequestItem
+			if err := d.DecodeElement(&o, se); err != nil || o.Key == nil {
+				return ErrMalformedXML
+			}
+			req.Objects = append(req.Objects, o)
+			return nil
+		case "Quiet":
+			return d.DecodeElement(&req.Quiet, se)
+		}
+		return d.Skip()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Objects) == 0 {
+		return nil, ErrMalformedXML
+	}
+	return req, nil
 }

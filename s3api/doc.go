@@ -29,6 +29,15 @@
 // answer with its length, flushes it and reads on for a moment
 // (linger.go), so the client reads the answer instead of a reset.
 //
+// XML request bodies are bounded twice: by size (64 KiB for tagging, CORS
+// and CreateBucket, 2 MiB for DeleteObjects, 8 MiB for
+// CompleteMultipartUpload; past it, or without end, MalformedXML) and by
+// shape: the two list documents are decoded one child element at a time,
+// each at most 64 KiB (xmlbody.go), because encoding/xml keeps every open
+// element and attribute and would otherwise turn a few MiB of nesting into
+// hundreds. Nothing is expanded but XML's predefined entities. Every
+// parser of untrusted input has a fuzz target (make fuzz).
+//
 // Three things happen before authentication, because browsers send them
 // unsigned: an OPTIONS request is a CORS preflight and is answered from the
 // bucket's CORS rules (cors.go); a request carrying Origin gets the CORS

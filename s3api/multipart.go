@@ -40,8 +40,9 @@ import (
 // written by an SDK take about 200 bytes each with one checksum, pretty-
 // printed, and about 300 with the longest (SHA512, 88 characters); 8 MiB
 // leaves ample room (a part may carry only one checksum). The
-// document is decoded as it streams, so memory follows the number of parts
-// (capped at 10,000), not this bound.
+// document is decoded as it streams, in pieces of at most maxXMLPiece
+// bytes, so memory follows the number of parts (capped at 10,000), not
+// this bound.
 const maxCompleteBody = 8 << 20
 
 // maxListParts caps ListParts and ListMultipartUploads pages, as S3 does.
@@ -722,95 +723,45 @@ func readCompleteParts(r *http.Request) ([]objstore.CompletePart, error) {
 // parts, each with a numeric PartNumber and an ETag, is MalformedXML; a
 // PartNumber below 1 is InvalidArgument, more than one checksum on a part
 // too. Order, existence and ETags of the parts are the backend's to check.
+// Elements other than Part are skipped; each takes at most maxXMLPiece
+// bytes (decodeXMLList).
 func decodeCompleteParts(src io.Reader) ([]objstore.CompletePart, error) {
-	d := xml.NewDecoder(src)
-	root, err := firstElement(d)
-	if err != nil || root.Name.Local != "CompleteMultipartUpload" {
-		return nil, ErrMalformedXML
-	}
 	var parts []objstore.CompletePart
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, ErrMalformedXML
-		}
-		if _, ok := tok.(xml.EndElement); ok {
-			break // the root's end: the decoder checks nesting
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
+	err := decodeXMLList(src, "CompleteMultipartUpload", func(d *xml.Decoder, se *xml.StartElement) error {
 		if se.Name.Local != "Part" {
-			if err := d.Skip(); err != nil {
-				return nil, ErrMalformedXML
-			}
-			continue
+			return d.Skip()
 		}
 		if len(parts) == objstore.MaxParts {
-			return nil, ErrMalformedXML
+			return ErrMalformedXML
 		}
 		var p completePartXML
-		if err := d.DecodeElement(&p, &se); err != nil || p.PartNumber == nil || p.ETag == nil {
-			return nil, ErrMalformedXML
+		if err := d.DecodeElement(&p, se); err != nil || p.PartNumber == nil || p.ETag == nil {
+			return ErrMalformedXML
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(*p.PartNumber))
 		if err != nil {
-			return nil, ErrMalformedXML
+			return ErrMalformedXML
 		}
 		if n < 1 {
-			return nil, ErrCompletePartNumber
+			return ErrCompletePartNumber
 		}
 		if n > objstore.MaxParts {
-			return nil, ErrInvalidArgument.with("Part number must be an integer between 1 and 10000, inclusive")
+			return ErrInvalidArgument.with("Part number must be an integer between 1 and 10000, inclusive")
 		}
 		sums := p.values()
 		if len(sums) > 1 {
-			return nil, ErrMultiplePartChecksums
+			return ErrMultiplePartChecksums
 		}
 		parts = append(parts, objstore.CompletePart{PartNumber: n, ETag: strings.TrimSpace(*p.ETag), Checksums: sums})
-	}
-	// Only comments, processing instructions and white space may follow.
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, ErrMalformedXML
-		}
-		switch t := tok.(type) {
-		case xml.Comment, xml.ProcInst:
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return nil, ErrMalformedXML
-			}
-		default:
-			return nil, ErrMalformedXML
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(parts) == 0 {
 		return nil, ErrMalformedXML
 	}
 	return parts, nil
-}
-
-// firstElement skips the prolog and returns the root element's start.
-func firstElement(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.StartElement{}, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			return t, nil
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return xml.StartElement{}, errors.New("text before the root element")
-			}
-		}
-	}
 }
 
 // objectLocation is CompleteMultipartUploadResult's Location: the object's

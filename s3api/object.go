@@ -945,13 +945,23 @@ func parseRange(v string, size int64) (start, end int64, partial bool, err error
 	if !ok {
 		return 0, size, false, nil
 	}
+	// Digits only: ParseInt would also take a sign ("bytes=+3-4").
+	if first != "" && !isDigits(first) || last != "" && !isDigits(last) {
+		return 0, size, false, nil
+	}
 	if first == "" {
 		n, perr := strconv.ParseInt(last, 10, 64)
-		if perr != nil || n < 0 {
+		if perr != nil {
 			return 0, size, false, nil
 		}
 		if n == 0 {
 			return 0, 0, false, ErrInvalidRange
+		}
+		if size == 0 {
+			// No byte to name: the (empty) object is served whole, 200,
+			// as S3 does for a tail read of an empty object. 206 would
+			// need the impossible Content-Range "bytes 0--1/0".
+			return 0, 0, false, nil
 		}
 		if n > size {
 			n = size
@@ -959,7 +969,7 @@ func parseRange(v string, size int64) (start, end int64, partial bool, err error
 		return size - n, size, true, nil
 	}
 	a, perr := strconv.ParseInt(first, 10, 64)
-	if perr != nil || a < 0 {
+	if perr != nil {
 		return 0, size, false, nil
 	}
 	b := size - 1

@@ -53,6 +53,17 @@ func (ts *tagSet) tags() (map[string]string, error) {
 	return validateTags(pairs)
 }
 
+// parseTaggingDocument decodes a PutObjectTagging body: a Tagging
+// document with a TagSet (MalformedXML otherwise) whose tags pass
+// tagSet.tags.
+func parseTaggingDocument(body []byte) (map[string]string, error) {
+	var doc tagging
+	if err := xml.Unmarshal(body, &doc); err != nil || doc.TagSet == nil {
+		return nil, ErrMalformedXML
+	}
+	return doc.TagSet.tags()
+}
+
 type tagXML struct {
 	Key   *string `xml:"Key"`
 	Value *string `xml:"Value"`
@@ -69,12 +80,7 @@ func (s *Server) putObjectTagging(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var doc tagging
-	if err := xml.Unmarshal(body, &doc); err != nil || doc.TagSet == nil {
-		s.writeError(w, r, ErrMalformedXML)
-		return
-	}
-	tags, err := doc.TagSet.tags()
+	tags, err := parseTaggingDocument(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1,7 +1,6 @@
 package s3api
 
 import (
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -38,7 +37,7 @@ func validBucketName(name string) bool {
 	if strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") {
 		return false
 	}
-	if net.ParseIP(name) != nil {
+	if ipShaped(name) {
 		return false
 	}
 	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
@@ -48,6 +47,22 @@ func validBucketName(name string) bool {
 	}
 	for _, sfx := range []string{"-s3alias", "--ol-s3", "--x-s3", ".mrap", "--table-s3"} {
 		if strings.HasSuffix(name, sfx) {
+			return false
+		}
+	}
+	return true
+}
+
+// ipShaped reports whether name is four dot-separated runs of digits,
+// which S3 refuses as "formatted as an IP address" whether or not the
+// numbers make one (256.1.1.1, 01.2.3.4).
+func ipShaped(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if !isDigits(p) {
 			return false
 		}
 	}

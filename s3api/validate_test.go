@@ -34,6 +34,10 @@ func TestParseRange(t *testing.T) {
 		{"items=0-5", 0, size, false, nil},     // other unit: ignored
 		{"bytes=abc-", 0, size, false, nil},    // garbage: ignored
 		{"bytes=0-99999999999999999999", 0, size, false, nil},
+		// Found by FuzzParseRange: ParseInt took a sign.
+		{"bytes=+3-4", 0, size, false, nil},
+		{"bytes=-+3", 0, size, false, nil},
+		{"bytes=3-+4", 0, size, false, nil},
 	}
 	for _, c := range cases {
 		start, end, partial, err := parseRange(c.header, size)
@@ -44,12 +48,30 @@ func TestParseRange(t *testing.T) {
 	if _, _, _, err := parseRange("bytes=0-", 0); err != ErrInvalidRange {
 		t.Errorf("range on an empty object: %v, want InvalidRange", err)
 	}
+	// Found by FuzzParseRange: a suffix range of an empty object was
+	// answered 206 with Content-Range "bytes 0--1/0".
+	if start, end, partial, err := parseRange("bytes=-5", 0); err != nil || partial || start != 0 || end != 0 {
+		t.Errorf("suffix range on an empty object: %d,%d,%v,%v; want the whole (empty) object", start, end, partial, err)
+	}
+}
+
+func TestSuffixRangeOfEmptyObject(t *testing.T) {
+	m := newMemBackend(t, "bkt")
+	s := testServer(m, Options{})
+	wantCode(t, do(s, http.MethodPut, "/bkt/empty", ""), http.StatusOK, "")
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		w := do(s, method, "/bkt/empty", "", "Range", "bytes=-5")
+		if w.Code != http.StatusOK || w.Header().Get("Content-Range") != "" || w.Header().Get("Content-Length") != "0" || w.Body.Len() != 0 {
+			t.Errorf("%s bytes=-5 of an empty object: %d %v %q", method, w.Code, w.Header(), w.Body)
+		}
+	}
+	wantCode(t, do(s, http.MethodGet, "/bkt/empty", "", "Range", "bytes=0-"), http.StatusRequestedRangeNotSatisfiable, "InvalidRange")
 }
 
 func TestValidBucketName(t *testing.T) {
 	good := []string{"abc", "my-bucket", "my.bucket.name", "a1b", strings.Repeat("a", 63), "0bucket"}
 	bad := []string{"ab", strings.Repeat("a", 64), "My-Bucket", "my_bucket", "-abc", "abc-", ".abc", "abc.", "a..b",
-		"a.-b", "a-.b", "192.168.5.4", "xn--abc", "sthree-abc", "abc-s3alias", "abc--ol-s3", "_strongbox", "a b c"}
+		"a.-b", "a-.b", "192.168.5.4", "256.1.1.1", "01.2.3.4", "xn--abc", "sthree-abc", "abc-s3alias", "abc--ol-s3", "_strongbox", "a b c"}
 	for _, n := range good {
 		if !validBucketName(n) {
 			t.Errorf("%q rejected", n)

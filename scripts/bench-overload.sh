@@ -64,9 +64,10 @@ start 2 --join "127.0.0.1:$RAFT_PORT"
 
 # One sample line per node per second: epoch node goroutines rss_kib leader term.
 sample() {
+  set +e +o pipefail # a failed sample must not end the sampler
   while true; do
     for i in 0 1 2; do
-      g=$(curl -s --max-time 1 "http://127.0.0.1:$((DEBUG_PORT + i))/debug/pprof/goroutine?debug=1" | head -1 | awk '{print $NF}')
+      g=$(curl -s --max-time 5 "http://127.0.0.1:$((DEBUG_PORT + i))/debug/pprof/goroutine?debug=1" | head -1 | awk '{print $NF}')
       rss=$(awk '/^VmRSS/{print $2}' "/proc/${PIDS[$i]}/status" 2>/dev/null || echo 0)
       lt=$("$BIN" cluster status --endpoint "$(s3 "$i")" --json 2>/dev/null |
         python3 -c 'import json,sys
@@ -81,6 +82,8 @@ sample &
 SAMPLER=$!
 
 endpoints="$(s3 0),$(s3 1),$(s3 2)"
+echo "baseline: $OP ${SIZE} B at concurrency $MAX_IN_FLIGHT (the configured bound) for 20s"
+"$BIN" bench --op "$OP" --size "$SIZE" --concurrency "$MAX_IN_FLIGHT" --duration 20s --endpoint "$endpoints" | tee "$DIR/base.out" | grep -v '^{'
 echo "3 nodes, --max-in-flight $MAX_IN_FLIGHT; $OP ${SIZE} B at concurrency $CONC for $DURATION over $endpoints"
 "$BIN" bench --op "$OP" --size "$SIZE" --concurrency "$CONC" --duration "$DURATION" --endpoint "$endpoints" --ceiling | tee "$DIR/bench.out" | grep -v '^{'
 kill "$SAMPLER" 2>/dev/null || true
@@ -93,6 +96,7 @@ python3 - "$DIR" <<'EOF'
 import json, sys, collections
 d = sys.argv[1]
 res = json.loads([l for l in open(d + "/bench.out") if l.startswith("{")][-1])
+base = json.loads([l for l in open(d + "/base.out") if l.startswith("{")][-1])
 peak_g, peak_rss, leaders, terms = collections.Counter(), collections.Counter(), set(), set()
 for line in open(d + "/samples"):
     f = line.split()
@@ -111,6 +115,9 @@ print()
 print("| requests | answered 503 SlowDown | other errors | admitted ops/s | p50 admitted | p99 admitted |")
 print("|---:|---:|---:|---:|---:|---:|")
 print(f"| {answers:,} | {res['shed']:,} ({res['shed_share']*100:.1f}%) | {res['errors']-res['shed']:,} | {res['ops_per_sec']:,.0f} | {res['p50_ms']:.1f} ms | {res['p99_ms']:.1f} ms |")
+print()
+print(f"at the configured concurrency ({base['concurrency']}): {base['ops_per_sec']:,.0f} ops/s, p50 {base['p50_ms']:.1f} ms, p99 {base['p99_ms']:.1f} ms, {base['errors']} errors; "
+      f"under 10x the cluster kept {res['ops_per_sec']/max(base['ops_per_sec'],1)*100:.0f}% of that throughput; ceiling {res['ops_per_sec']/max(res['ratio_to_ceiling'],1e-9):,.0f} ops/s" if res.get('ratio_to_ceiling') else "")
 print()
 print("| node | peak goroutines | peak RSS (VmHWM) |")
 print("|---|---:|---:|")

@@ -2,16 +2,20 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/strongboxdb/strongbox/s3api/sigv4"
 	"github.com/strongboxdb/strongbox/server"
@@ -60,42 +64,57 @@ func TestAnonymousWorkCannotStarveSignedRequests(t *testing.T) {
 	c := startCluster(t, 1, func(cfg *server.Config) {
 		cfg.MaxInFlight = 4
 		cfg.MaxUnauthenticated = 2
-		cfg.PostFormTimeout = 2 * time.Second
+		cfg.PostFormTimeout = 5 * time.Second
 	})
 	cl := c.client(0)
 	mustCreateBucket(t, cl, "forms")
 	addr := strings.TrimPrefix(c.nodes[0].S3URL(), "http://")
 
 	// Twice as many tricklers as there are in-flight slots: before the
-	// signed and anonymous gates were split, they took every slot.
-	var conns []net.Conn
+	// signed and anonymous gates were split, they took every slot. Which
+	// two the server admits is up to its scheduling.
+	type answer struct {
+		status int
+		body   string
+	}
+	answers := make(chan answer, 8)
 	for i := 0; i < 8; i++ {
-		conns = append(conns, trickle(t, addr, postFormHead(addr, "forms"), "--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk"))
+		conn := trickle(t, addr, postFormHead(addr, "forms"), "--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk")
+		go func() {
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				answers <- answer{0, err.Error()}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") == "" {
+				b = append(b, " (no Retry-After)"...)
+			}
+			answers <- answer{resp.StatusCode, string(b)}
+		}()
 	}
-	// The ones past the anonymous budget are shed at once.
-	shed := 0
-	for _, conn := range conns[2:] {
-		resp, body := readResponse(t, conn, 10*time.Second)
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "<Code>SlowDown</Code>") || resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("anonymous form past the budget: %d %s", resp.StatusCode, body)
+	// The six past the anonymous budget are shed at once.
+	for i := 0; i < 6; i++ {
+		a := <-answers
+		if a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "<Code>SlowDown</Code>") || strings.Contains(a.body, "no Retry-After") {
+			t.Fatalf("anonymous form past the budget: %d %s", a.status, a.body)
 		}
-		shed++
 	}
-	// Signed requests are served while the first two still hold their
-	// anonymous slots.
+	// Signed requests are served while the other two hold the anonymous
+	// budget (they are cut off only after PostFormTimeout).
 	for i := 0; i < 8; i++ {
 		if _, err := cl.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String("forms"), Key: aws.String(fmt.Sprint("k", i)), Body: strings.NewReader("v")}); err != nil {
 			t.Fatalf("signed PUT %d while anonymous forms trickle: %v", i, err)
 		}
 	}
 	// The two admitted forms run out of time: 400 RequestTimeout.
-	for _, conn := range conns[:2] {
-		resp, body := readResponse(t, conn, 20*time.Second)
-		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "<Code>RequestTimeout</Code>") {
-			t.Fatalf("stalled form: %d %s", resp.StatusCode, body)
+	for i := 0; i < 2; i++ {
+		if a := <-answers; a.status != http.StatusBadRequest || !strings.Contains(a.body, "<Code>RequestTimeout</Code>") {
+			t.Fatalf("stalled form: %d %s", a.status, a.body)
 		}
 	}
-	t.Logf("%d anonymous forms shed, 2 timed out, 8 signed PUTs served", shed)
 }
 
 // TestStalledBodyTimesOut: a signed PUT whose body stops arriving gets
@@ -169,5 +188,94 @@ func TestOversizedHeaders(t *testing.T) {
 	r, _ := readResponse(t, conn, 10*time.Second)
 	if r.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("1 MiB of headers: %d", r.StatusCode)
+	}
+}
+
+// TestUploadBurstQueuesForBlobStreams: 32 large uploads at once, more than
+// a node's blob streams, are all served: the ones past the bound wait for
+// a stream instead of being refused with SlowDown. Every upload has sent
+// its headers and the start of its body before any is allowed to finish,
+// so half of them must wait.
+func TestUploadBurstQueuesForBlobStreams(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	mustCreateBucket(t, c.client(0), "burst")
+	const n, size, head = 32, 1 << 20, 64 << 10
+	var started, finish sync.WaitGroup
+	started.Add(n)
+	finish.Add(1)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		pr, pw := io.Pipe()
+		req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/burst/obj%d", c.nodes[0].S3URL(), i), pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = size
+		sigv4.Sign(req, testAccessKey, testSecretKey, "us-east-1", sigv4.UnsignedPayload, time.Now())
+		go func() {
+			defer pw.Close()
+			body := bytes.Repeat([]byte{byte(i)}, size)
+			_, err := pw.Write(body[:head])
+			started.Done()
+			if err != nil {
+				return
+			}
+			finish.Wait()
+			_, _ = pw.Write(body[head:])
+		}()
+		go func() {
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("PUT %s: %d %s", req.URL.Path, resp.StatusCode, b)
+			}
+			errs <- err
+		}()
+	}
+	started.Wait()
+	finish.Done()
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestOpenUploadsBounded: a bucket's open multipart uploads are bounded;
+// past the bound CreateMultipartUpload is shed until one is finished.
+func TestOpenUploadsBounded(t *testing.T) {
+	c := startCluster(t, 1, func(cfg *server.Config) { cfg.Node.MaxOpenUploads = 3 })
+	cl := newClient(c.nodes[0].S3URL(), testAccessKey, testSecretKey, noRetries)
+	mustCreateBucket(t, cl, "ups")
+	create := func() (string, error) {
+		out, err := cl.CreateMultipartUpload(ctxT(t), &s3.CreateMultipartUploadInput{Bucket: aws.String("ups"), Key: aws.String("k")})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.UploadId), nil
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		id, err := create()
+		if err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+		ids = append(ids, id)
+	}
+	_, err := create()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "SlowDown" {
+		t.Fatalf("fourth upload: %v, want SlowDown", err)
+	}
+	if _, err := cl.AbortMultipartUpload(ctxT(t), &s3.AbortMultipartUploadInput{Bucket: aws.String("ups"), Key: aws.String("k"), UploadId: aws.String(ids[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create(); err != nil {
+		t.Fatalf("upload after an abort: %v", err)
 	}
 }

@@ -481,3 +481,97 @@ func tcpSendBufferMax(t *testing.T) int {
 	}
 	return n
 }
+
+// TestLargeObjectReadSurvivesDeleteAndOrphanCollection: the orphan
+// collector, too, leaves the blobs of an open read alone. A multipart
+// object older than the orphan age (its files are backdated) is deleted
+// while a slow GET of it streams; the collector of the serving node runs
+// complete passes meanwhile, with a short interval, and the GET still
+// returns every byte. Once the read ends the parts go.
+func TestLargeObjectReadSurvivesDeleteAndOrphanCollection(t *testing.T) {
+	// See TestLargeObjectReadSurvivesDelete.
+	if n := tcpSendBufferMax(t); n > 8*mib {
+		t.Skipf("net.ipv4.tcp_wmem allows a %d-byte send buffer: the node could finish the response early", n)
+	}
+	// The orphan age protects uploads in flight, so it stays far longer
+	// than the test; the object is made older than it by backdating.
+	const orphanAge = 10 * time.Minute
+	c := startCluster(t, 3, blobTimings(50*time.Millisecond, 0, 50*time.Millisecond, orphanAge))
+	const bkt = "read-while-collected"
+	f := c.follower()
+	cl, other := slowReader(c.nodes[f].S3URL()), c.client(c.follower(f))
+	mustCreateBucket(t, cl, bkt)
+	parts := [][]byte{testData(5*mib, 11), testData(5*mib, 12), testData(5*mib, 13), testData(mib, 14)}
+	up := mustCreateUpload(t, cl, bkt, "big")
+	var done []types.CompletedPart
+	for i, p := range parts {
+		done = append(done, mustUploadPart(t, cl, bkt, "big", up, int32(i+1), p))
+	}
+	if _, err := cl.CompleteMultipartUpload(ctxT(t), completeInput(bkt, "big", up, done...)); err != nil {
+		t.Fatal(err)
+	}
+	c.waitBlobCount(t, "four parts", len(parts), 20*time.Second)
+	old := time.Now().Add(-2 * orphanAge)
+	for i := range c.nodes {
+		for _, id := range c.blobIDs(t, i) {
+			c.backdateBlob(t, i, id, old)
+		}
+	}
+
+	resp, err := cl.GetObject(ctxT(t), getInput(bkt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, mib)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.DeleteObject(ctxT(t), &s3.DeleteObjectInput{Bucket: aws.String(bkt), Key: aws.String("big")}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitBlobCount(t, "nodes without the read", 0, 20*time.Second, slices.DeleteFunc([]int{0, 1, 2}, func(i int) bool { return i == f })...)
+	// Two complete collector passes that began after the delete: an old
+	// orphan planted with the last possible ID is the last blob a pass
+	// visits, so once it is gone that pass is over; the pass that removes
+	// a second one, planted after that, started after the first was
+	// planted, hence after the delete was acknowledged.
+	for range 2 {
+		c.plantOrphan(t, f, strings.Repeat("f", 32), old)
+		waitFor(t, "the collector to remove the planted orphan", 20*time.Second, func() bool {
+			return !slices.Contains(c.blobIDs(t, f), strings.Repeat("f", 32))
+		})
+	}
+
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading the rest after the delete and two collections: %v", err)
+	}
+	wantSameBytes(t, "object read across its delete and collection", append(first, rest...), bytes.Join(parts, nil))
+	resp.Body.Close()
+	c.waitBlobCount(t, "serving node, read closed", 0, 20*time.Second, f)
+}
+
+// backdateBlob sets the modification time of blob id on node i's disk,
+// which is the age the orphan collector goes by.
+func (c *testCluster) backdateBlob(t *testing.T, i int, id string, when time.Time) {
+	t.Helper()
+	path := filepath.Join(c.cfgs[i].Node.DataDir, "blobs", id[:2], id)
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plantOrphan writes a blob file that no record refers to straight into
+// node i's store, as a crashed upload would leave one, dated when.
+func (c *testCluster) plantOrphan(t *testing.T, i int, id string, when time.Time) {
+	t.Helper()
+	dir := filepath.Join(c.cfgs[i].Node.DataDir, "blobs", id[:2])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, id), []byte("orphan"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.backdateBlob(t, i, id, when)
+}

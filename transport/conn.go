@@ -20,11 +20,17 @@ import (
 // blocked the connection is closed and the call fails with an error wrapping
 // ErrBlocked. Methods have the concurrency guarantees of net.Conn.
 type Conn struct {
-	raw     net.Conn
+	raw     net.Conn // the TLS connection, or tcp
+	tcp     net.Conn // the TCP connection under raw
 	m       *Mux
 	peer    string
 	typ     StreamType
 	inbound bool
+
+	// Set by the handshake before the Conn is shared.
+	peerMembership Membership
+	joinOnly       bool // inbound from a joining node: join RPCs only
+	madeJoining    bool // outbound, made while this node was joining
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -34,8 +40,8 @@ type Conn struct {
 
 var _ net.Conn = (*Conn)(nil)
 
-func newConn(m *Mux, raw net.Conn, peer string, typ StreamType, inbound bool) *Conn {
-	return &Conn{raw: raw, m: m, peer: peer, typ: typ, inbound: inbound, done: make(chan struct{})}
+func newConn(m *Mux, raw, tcp net.Conn, peer string, typ StreamType, inbound bool) *Conn {
+	return &Conn{raw: raw, tcp: tcp, m: m, peer: peer, typ: typ, inbound: inbound, done: make(chan struct{})}
 }
 
 // PeerID returns the authenticated node ID of the other end.
@@ -47,41 +53,71 @@ func (c *Conn) StreamType() StreamType { return c.typ }
 // Inbound reports whether the peer dialed this node.
 func (c *Conn) Inbound() bool { return c.inbound }
 
+// Peer returns what the handshake established about the other end.
+func (c *Conn) Peer() Peer {
+	return Peer{ID: c.peer, Membership: c.peerMembership, JoinOnly: c.joinOnly}
+}
+
+// Peer describes the other end of an authenticated connection.
+type Peer struct {
+	// ID is the node ID the peer proved it may claim (see the package doc).
+	ID string
+	// Membership is what the peer said about its cluster.
+	Membership Membership
+	// JoinOnly is set on connections a joining node dialed: the serving
+	// node must offer only its join RPCs on them.
+	JoinOnly bool
+}
+
 // PeerID returns the authenticated node ID of the peer of c, if c is (or
 // wraps, through a NetConn method like *tls.Conn's) a connection made by
 // this package.
 func PeerID(c net.Conn) (string, bool) {
-	for range 8 { // bounded unwrapping
-		switch v := c.(type) {
-		case *Conn:
-			return v.peer, true
-		case interface{ NetConn() net.Conn }:
-			c = v.NetConn()
-		default:
-			return "", false
-		}
+	if tc := unwrap(c); tc != nil {
+		return tc.peer, true
 	}
 	return "", false
 }
 
-type peerIDKey struct{}
+func unwrap(c net.Conn) *Conn {
+	for range 8 { // bounded unwrapping
+		switch v := c.(type) {
+		case *Conn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
 
-// ConnContext is meant for http.Server.ConnContext: it records the calling
-// node's ID in the context of every request served on c, where
-// PeerIDFromContext finds it.
+type peerKey struct{}
+
+// ConnContext is meant for http.Server.ConnContext: it records what the
+// handshake established about the calling node in the context of every
+// request served on c, where PeerFromContext and PeerIDFromContext find it.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if id, ok := PeerID(c); ok {
-		return context.WithValue(ctx, peerIDKey{}, id)
+	if tc := unwrap(c); tc != nil {
+		return context.WithValue(ctx, peerKey{}, tc.Peer())
 	}
 	return ctx
+}
+
+// PeerFromContext returns the peer recorded by ConnContext: for a request
+// served on the Mux's HTTPListener, the node that sent it.
+func PeerFromContext(ctx context.Context) (Peer, bool) {
+	p, ok := ctx.Value(peerKey{}).(Peer)
+	return p, ok
 }
 
 // PeerIDFromContext returns the node ID recorded by ConnContext: for a
 // request served on the Mux's HTTPListener, the authenticated ID of the node
 // that sent it.
 func PeerIDFromContext(ctx context.Context) (string, bool) {
-	id, ok := ctx.Value(peerIDKey{}).(string)
-	return id, ok
+	p, ok := PeerFromContext(ctx)
+	return p.ID, ok
 }
 
 // check fails if the peer is blocked, closing the connection as a side
@@ -140,11 +176,14 @@ func (c *Conn) Write(b []byte) (int, error) {
 }
 
 // Close closes the connection and stops tracking it. It is idempotent: later
-// calls return the result of the first.
+// calls return the result of the first. Over TLS it closes the TCP
+// connection without a close_notify alert, which could wait seconds for a
+// peer that does not read: the protocols carried frame their own messages,
+// and a fault rule must cut a connection at once.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.closeErr = c.raw.Close()
+		c.closeErr = c.tcp.Close()
 		c.m.untrack(c)
 	})
 	return c.closeErr

@@ -172,3 +172,152 @@ func ping(c net.Conn, msg string) error {
 }
 
 func raftAddr(m *Mux) raft.ServerAddress { return raft.ServerAddress(m.Addr().String()) }
+
+// logBuffer collects log lines so a test can look for one.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+	tw *tWriter
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.b.Write(p)
+	l.mu.Unlock()
+	return l.tw.Write(p)
+}
+
+// lines returns the collected lines that contain every one of subs.
+func (l *logBuffer) lines(subs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		for _, s := range subs {
+			if !strings.Contains(line, s) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// withLogBuffer logs to t and to the returned buffer.
+func withLogBuffer(t testing.TB) (func(*Config), *logBuffer) {
+	lb := &logBuffer{tw: newTWriter(t)}
+	return func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}, lb
+}
+
+func withMembership(mb Membership) func(*Config) {
+	return func(c *Config) { c.Membership = mb }
+}
+
+// proxy forwards every connection it accepts to target, recording the
+// bytes in each direction: a network observer, and with target set to the
+// dialer's own address, a mirror that reflects a node's handshakes back
+// to it.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	conns  []*proxied
+	open   []net.Conn
+	closed bool
+}
+
+type proxied struct {
+	mu       sync.Mutex
+	c2s, s2c []byte
+}
+
+func (p *proxied) bytes() (c2s, s2c []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.c2s...), append([]byte(nil), p.s2c...)
+}
+
+func startProxy(t testing.TB, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		p.closed = true
+		for _, c := range p.open {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			rec := &proxied{}
+			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				_ = c.Close()
+				_ = s.Close()
+				return
+			}
+			p.conns = append(p.conns, rec)
+			p.open = append(p.open, c, s)
+			p.mu.Unlock()
+			pipe := func(dst, src net.Conn, buf *[]byte) {
+				defer wg.Done()
+				b := make([]byte, 4096)
+				for {
+					n, err := src.Read(b)
+					if n > 0 {
+						rec.mu.Lock()
+						*buf = append(*buf, b[:n]...)
+						rec.mu.Unlock()
+						if _, werr := dst.Write(b[:n]); werr != nil {
+							err = werr
+						}
+					}
+					if err != nil {
+						_ = c.Close()
+						_ = s.Close()
+						return
+					}
+				}
+			}
+			wg.Add(2)
+			go pipe(s, c, &rec.c2s)
+			go pipe(c, s, &rec.s2c)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) conn(i int) *proxied {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i >= len(p.conns) {
+		return nil
+	}
+	return p.conns[i]
+}

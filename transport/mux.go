@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,18 +24,33 @@ var (
 	ErrBlocked = errors.New("transport: peer blocked by fault rule")
 
 	// ErrHandshake means the peer could not be authenticated, or did not
-	// authenticate us: it closed the connection without replying (a wrong
-	// cluster secret on either side, a clock outside the allowed skew, or
-	// not a Strongbox node at all; the server's log says which), its reply
-	// was malformed or late, or its reply MAC was wrong (an impostor or a
-	// different secret). The wrapped error gives the detail; no payload
-	// was exchanged.
+	// authenticate us: the TLS handshake failed (no certificate from the
+	// cluster CA on either side, or TLS on one side only), the peer closed
+	// the connection without replying (a wrong cluster secret on either
+	// side, a clock outside the allowed skew, our own node ID, or not a
+	// Strongbox node at all; the server's log says which), its reply was
+	// malformed or late, its reply MAC was wrong (an impostor or a
+	// different secret), or it claimed our own node ID (a reflection, or
+	// two nodes with one ID). The wrapped error gives the detail; no
+	// payload was exchanged.
 	ErrHandshake = errors.New("transport: handshake failed")
 
 	// ErrUnavailable means the peer authenticated us but does not accept
 	// the requested stream type now (for instance its raft transport is
 	// shut down). The peer is alive; retrying later may succeed.
 	ErrUnavailable = errors.New("transport: peer does not accept this stream type")
+
+	// ErrOtherCluster means the peer authenticated us, but it belongs to
+	// another cluster (its cluster ID differs from ours): typically a
+	// leftover node of an earlier cluster that shares the secret and an
+	// address. Retrying is pointless; both sides log the other's node ID,
+	// address and cluster ID.
+	ErrOtherCluster = errors.New("transport: peer belongs to another cluster")
+
+	// ErrNotMember means the connection needs membership that one side
+	// lacks: a joining node asked for a raft connection, or dialed a node
+	// that is itself still joining (see Membership).
+	ErrNotMember = errors.New("transport: not a member of the peer's cluster")
 )
 
 // Config configures a Mux. NodeID and Secret are required, and
@@ -51,10 +67,23 @@ type Config struct {
 	// AdvertiseAddr is the host:port other nodes use to reach this one. The
 	// raft stream layer reports it as its Addr, which raft uses as the
 	// node's own address: a leader sends it in every AppendEntries, and
-	// followers forward to it. Defaults to the bound address; required
-	// when listening on an unspecified address such as ":7000", which no
-	// peer could dial.
+	// followers forward to it. Every hello carries it, so that a refused
+	// peer's log can say where this node listens. Defaults to the bound
+	// address; required when listening on an unspecified address such as
+	// ":7000", which no peer could dial. At most 255 bytes.
 	AdvertiseAddr string
+
+	// Membership is the cluster this node belongs to when Listen returns;
+	// Mux.SetMembership changes it later (a joining node that joined, a
+	// member that learned its cluster's ID). The zero value, a member
+	// without a cluster ID, accepts every peer that holds the secret.
+	Membership Membership
+
+	// TLS, if set, runs every connection, dialed or accepted, over TLS 1.3
+	// with certificates required and verified on both sides (see TLS).
+	// The cluster-secret handshake runs inside it. A node with TLS and a
+	// node without cannot talk to each other.
+	TLS *TLS
 
 	// Logger receives handshake failures (rate-limited), fault rule changes
 	// and listener errors. Nil discards them.
@@ -94,7 +123,16 @@ func (c Config) withDefaults() (Config, error) {
 		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
 			return c, fmt.Errorf("transport: Config.AdvertiseAddr: %w", err)
 		}
+		if err := validLabel(c.AdvertiseAddr, maxAddrLen); err != nil {
+			return c, fmt.Errorf("transport: Config.AdvertiseAddr: %w", err)
+		}
 	}
+	if c.TLS != nil {
+		if err := c.TLS.validate(); err != nil {
+			return c, err
+		}
+	}
+	c.Membership = c.Membership.normal()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -132,10 +170,16 @@ type Mux struct {
 	raft      *raftLayer
 	http      *listener
 	client    *http.Client
+	tlsServer *tls.Config // nil without TLS
+	tlsClient *tls.Config
 	slots     chan struct{} // inbound handshake slots
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
 	failLog   logLimiter
+	peerLog   keyedLimiter // refusals of peers of other clusters, per peer
+
+	// membership is what this node says in handshakes (see SetMembership).
+	membership atomic.Pointer[Membership]
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,7 +190,7 @@ type Mux struct {
 	pending map[net.Conn]struct{} // handshake in progress, either direction
 
 	stats struct {
-		accepted, dialed, failed, refused, busy, faultClosed atomic.Uint64
+		accepted, dialed, failed, refused, busy, faultClosed, otherCluster atomic.Uint64
 	}
 }
 
@@ -155,7 +199,8 @@ type Stats struct {
 	Accepted          uint64 // inbound connections authenticated
 	Dialed            uint64 // outbound connections authenticated
 	HandshakeFailures uint64 // inbound handshakes that failed (bad input, bad MAC, stale, replay, bad confirmation, timeout)
-	Refused           uint64 // inbound handshakes refused or abandoned after authentication (fault rule on either side, stream type unavailable)
+	Refused           uint64 // inbound handshakes refused or abandoned after authentication (fault rule on either side, stream type unavailable, membership)
+	OtherCluster      uint64 // inbound handshakes refused because the peer belongs to another cluster (also counted in Refused)
 	Busy              uint64 // inbound TCP connections closed because MaxPendingHandshakes was reached
 	FaultClosed       uint64 // connections closed because a fault rule blocked their peer
 	Open              int    // authenticated connections open now
@@ -190,6 +235,11 @@ func Listen(addr string, cfg Config) (*Mux, error) {
 		conns:     make(map[*Conn]struct{}),
 		pending:   make(map[net.Conn]struct{}),
 	}
+	if cfg.TLS != nil {
+		m.tlsServer, m.tlsClient = cfg.TLS.serverConfig(), cfg.TLS.clientConfig()
+	}
+	ms := cfg.Membership
+	m.membership.Store(&ms)
 	m.faults = newFaults(m.log, m.severPeers)
 	m.raft = &raftLayer{newListener(m, StreamRaft)}
 	m.http = newListener(m, StreamHTTP)
@@ -212,6 +262,44 @@ func (m *Mux) NodeID() string { return m.cfg.NodeID }
 // Faults returns the fault rules of this node.
 func (m *Mux) Faults() *Faults { return m.faults }
 
+// Membership returns what this node currently says about its cluster.
+func (m *Mux) Membership() Membership { return *m.membership.Load() }
+
+// SetMembership changes what this node says about its cluster in the
+// handshakes that start from now on. A cluster ID, once set, cannot be
+// changed or removed: SetMembership fails if mb names another one.
+//
+// When a joining node stops joining, its peers had marked its connections
+// join-only, so SetMembership closes them (pooled HTTP connections
+// included); new ones are made on demand. Other connections stay open.
+func (m *Mux) SetMembership(mb Membership) error {
+	mb = mb.normal()
+	m.mu.Lock()
+	old := *m.membership.Load()
+	if !old.ClusterID.IsZero() && old.ClusterID != mb.ClusterID {
+		m.mu.Unlock()
+		return fmt.Errorf("transport: cluster ID is %s, cannot change it to %s", old.ClusterID, mb.ClusterID)
+	}
+	m.membership.Store(&mb)
+	var stale []*Conn
+	if old.Joining && !mb.Joining {
+		for c := range m.conns {
+			if c.madeJoining {
+				stale = append(stale, c)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range stale {
+		_ = c.Close()
+	}
+	if old != mb {
+		m.client.CloseIdleConnections()
+		m.log.Info("transport: membership changed", "from", old.String(), "to", mb.String())
+	}
+	return nil
+}
+
 // Stats returns a snapshot of the counters.
 func (m *Mux) Stats() Stats {
 	m.mu.Lock()
@@ -224,6 +312,7 @@ func (m *Mux) Stats() Stats {
 		Refused:           m.stats.refused.Load(),
 		Busy:              m.stats.busy.Load(),
 		FaultClosed:       m.stats.faultClosed.Load(),
+		OtherCluster:      m.stats.otherCluster.Load(),
 		Open:              open,
 	}
 }
@@ -380,10 +469,24 @@ func (m *Mux) handleInbound(raw net.Conn) {
 	if err != nil {
 		// Count before closing, so that a client that sees the close also
 		// sees the count.
-		if errors.Is(err, errRefused) {
+		var oc *otherClusterError
+		switch {
+		case errors.As(err, &oc):
+			m.stats.refused.Add(1)
+			m.stats.otherCluster.Add(1)
+			m.logOtherCluster(oc, raw.RemoteAddr().String())
+		case errors.Is(err, ErrNotMember):
+			// A joining node asking for raft, or anyone dialing a node
+			// that has not joined yet: a bug, or a stray node of some
+			// other cluster. Worth a line, once a minute per peer.
+			m.stats.refused.Add(1)
+			if n, ok := m.peerLog.allow(err.Error(), m.cfg.now()); ok {
+				m.log.Warn("transport: refused connection: not a member", "remote", raw.RemoteAddr().String(), "err", err, "suppressed", n)
+			}
+		case errors.Is(err, errRefused):
 			m.stats.refused.Add(1)
 			m.log.Debug("transport: refused connection", "remote", raw.RemoteAddr(), "err", err)
-		} else if !m.isClosed() {
+		case !m.isClosed():
 			m.stats.failed.Add(1)
 			m.logFailure(raw.RemoteAddr(), err)
 		}
@@ -399,18 +502,67 @@ func (m *Mux) handleInbound(raw net.Conn) {
 
 var errRefused = errors.New("refused")
 
-// serverHandshake authenticates an inbound connection. On error it may
-// still return the tracked *Conn, which the caller must close.
+// otherClusterError describes a peer refused because it belongs to another
+// cluster; it wraps errRefused (inbound) or ErrOtherCluster (outbound).
+type otherClusterError struct {
+	peerID, peerAddr string
+	peer, ours       ClusterID
+	inbound          bool
+}
+
+func (e *otherClusterError) Error() string {
+	return fmt.Sprintf("node %q (advertising %s) belongs to cluster %s, this node to cluster %s", e.peerID, e.peerAddr, e.peer, e.ours)
+}
+
+func (e *otherClusterError) Unwrap() error {
+	if e.inbound {
+		return errRefused
+	}
+	return ErrOtherCluster
+}
+
+// logOtherCluster logs a peer of another cluster, once a minute per peer:
+// a stray node retries every election timeout.
+func (m *Mux) logOtherCluster(e *otherClusterError, remote string) {
+	key := e.peerID + "\x00" + e.peerAddr + "\x00" + e.peer.String()
+	n, ok := m.peerLog.allow(key, m.cfg.now())
+	if !ok {
+		return
+	}
+	dir := "inbound"
+	if !e.inbound {
+		dir = "outbound"
+	}
+	m.log.Warn("transport: refused a node of another cluster (a leftover node that shares the cluster secret? stop it, or give it another secret)",
+		"peer", e.peerID, "peer_addr", e.peerAddr, "remote", remote, "peer_cluster", e.peer.String(),
+		"cluster", e.ours.String(), "direction", dir, "suppressed", n)
+}
+
+// serverHandshake authenticates an inbound connection: TLS first if
+// configured, then the cluster-secret handshake. On error it may still
+// return the tracked *Conn, which the caller must close.
 func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 	now := m.cfg.now()
 	if err := raw.SetDeadline(now.Add(m.cfg.HandshakeTimeout)); err != nil {
 		return nil, nil, err
 	}
-	h, msg, err := readHello(raw)
+	nc := raw
+	if m.tlsServer != nil {
+		tc, err := tlsServer(raw, m.tlsServer)
+		if err != nil {
+			return nil, nil, err
+		}
+		nc = tc
+	}
+	bind, err := channelBinding(nc)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, msg, err := readHello(nc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read hello: %w", err)
 	}
-	if !verifyHello(m.cfg.Secret, msg) {
+	if !verifyHello(m.cfg.Secret, bind, msg) {
 		return nil, nil, fmt.Errorf("hello from %q: %w", h.nodeID, errBadMAC)
 	}
 	// Compare without subtracting, which could overflow on hostile input.
@@ -423,23 +575,32 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 		return nil, nil, fmt.Errorf("hello from %q: %w", h.nodeID, err)
 	}
 	l := m.listenerFor(h.typ)
-	rp := reply{status: statusOK, nodeID: m.cfg.NodeID}
-	if _, err := rand.Read(rp.nonce[:]); err != nil {
-		return nil, nil, fmt.Errorf("nonce: %w", err)
+	local := m.Membership()
+	rp := reply{membership: local, nodeID: m.cfg.NodeID}
+	_, _ = rand.Read(rp.nonce[:])
+	status, joinOnly := admit(local, h.membership, h.typ, true)
+	// A reflected hello carries our own cluster ID; a node of another
+	// cluster that happens to have our ID is better reported as such.
+	if h.nodeID == m.cfg.NodeID && status != statusOtherCluster {
+		return nil, nil, fmt.Errorf("hello from %q (advertising %s, %s): %w", h.nodeID, h.addr, h.membership, errOwnID)
 	}
-	c := newConn(m, raw, h.nodeID, h.typ, true)
+	c := newConn(m, nc, raw, h.nodeID, h.typ, true)
+	c.peerMembership, c.joinOnly = h.membership, joinOnly
 	if !m.promote(c) {
 		return nil, nil, net.ErrClosed
 	}
 	// Checked only now that c is tracked: a concurrent Block either sees c
 	// in its sweep or has already published the rules read here.
 	switch {
+	case status != statusOK:
 	case m.faults.rules().blocks(h.nodeID):
-		rp.status = statusBlocked
+		status = statusBlocked
 	case l.isClosed():
-		rp.status = statusUnavailable
+		status = statusUnavailable
 	}
-	if _, err := raw.Write(appendReply(nil, m.cfg.Secret, h.nonce, rp)); err != nil {
+	rp.status = status
+	rmsg := appendReply(nil, m.cfg.Secret, bind, msg, rp)
+	if _, err := nc.Write(rmsg); err != nil {
 		return c, nil, fmt.Errorf("write reply to %q: %w", h.nodeID, err)
 	}
 	switch rp.status {
@@ -447,10 +608,14 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 		return c, nil, fmt.Errorf("%w: %s from %q: %w", errRefused, h.typ, h.nodeID, ErrBlocked)
 	case statusUnavailable:
 		return c, nil, fmt.Errorf("%w: %s from %q: %w", errRefused, h.typ, h.nodeID, ErrUnavailable)
+	case statusOtherCluster:
+		return c, nil, &otherClusterError{peerID: h.nodeID, peerAddr: h.addr, peer: h.membership.ClusterID, ours: local.ClusterID, inbound: true}
+	case statusNotMember:
+		return c, nil, fmt.Errorf("%w: %s from node %q (advertising %s, %s) while this node is %s: %w", errRefused, h.typ, h.nodeID, h.addr, h.membership, local, ErrNotMember)
 	}
 	// The client answers our challenge; a replayed hello stops here.
 	confirm := make([]byte, confirmLen)
-	if _, err := io.ReadFull(raw, confirm); err != nil {
+	if _, err := io.ReadFull(nc, confirm); err != nil {
 		if err == io.EOF && !c.severed.Load() {
 			// The client hung up after our reply, typically because its own
 			// fault rules block us.
@@ -458,7 +623,7 @@ func (m *Mux) serverHandshake(raw net.Conn) (*Conn, *listener, error) {
 		}
 		return c, nil, fmt.Errorf("read confirmation from %q: %w", h.nodeID, noEOF(err))
 	}
-	if !verifyConfirm(m.cfg.Secret, h.nonce, rp.nonce, confirm) {
+	if !verifyConfirm(m.cfg.Secret, bind, msg, rmsg, confirm) {
 		return c, nil, fmt.Errorf("confirmation from %q: %w", h.nodeID, errBadMAC)
 	}
 	if err := raw.SetDeadline(time.Time{}); err != nil {
@@ -494,6 +659,10 @@ func (m *Mux) dial(ctx context.Context, network, addr string, t StreamType) (*Co
 	m.untrackPending(raw) // no-op if promoted
 	if err != nil {
 		_ = raw.Close()
+		var oc *otherClusterError
+		if errors.As(err, &oc) {
+			m.logOtherCluster(oc, addr)
+		}
 		return nil, err
 	}
 	m.stats.dialed.Add(1)
@@ -511,19 +680,32 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 	}
 	// Cancelling ctx interrupts the handshake's blocking I/O.
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-	h := hello{typ: t, nodeID: m.cfg.NodeID, ts: now.UnixNano()}
-	if _, err := rand.Read(h.nonce[:]); err != nil {
-		stop()
-		return nil, fmt.Errorf("transport: nonce: %w", err)
-	}
-	_, werr := raw.Write(appendHello(nil, m.cfg.Secret, h))
+	local := m.Membership()
+	h := hello{typ: t, membership: local, nodeID: m.cfg.NodeID, addr: m.advertise.String(), ts: now.UnixNano()}
+	_, _ = rand.Read(h.nonce[:])
 	var (
-		rp  reply
-		msg []byte
-		err = werr
+		nc   = raw
+		bind *[bindLen]byte
+		msg  []byte
+		rp   reply
+		rmsg []byte
+		err  error
 	)
+	if m.tlsClient != nil {
+		var tc *tls.Conn
+		if tc, err = tlsClient(ctx, raw, m.tlsClient); err == nil {
+			nc = tc
+		}
+	}
 	if err == nil {
-		rp, msg, err = readReply(raw)
+		bind, err = channelBinding(nc)
+	}
+	if err == nil {
+		msg = appendHello(nil, m.cfg.Secret, bind, h)
+		_, err = nc.Write(msg)
+	}
+	if err == nil {
+		rp, rmsg, err = readReply(nc)
 	}
 	if !stop() {
 		return nil, fmt.Errorf("transport: dial %s: %w", addr, ctx.Err())
@@ -531,8 +713,14 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 	if err != nil {
 		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, addr, err)
 	}
-	if !verifyReply(m.cfg.Secret, h.nonce, msg) {
+	if !verifyReply(m.cfg.Secret, bind, msg, rmsg) {
 		return nil, fmt.Errorf("%w with %s (claims node %q): reply %w", ErrHandshake, addr, rp.nodeID, errBadMAC)
+	}
+	if rp.nodeID == m.cfg.NodeID && rp.status != statusOtherCluster {
+		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, addr, errOwnID)
+	}
+	otherCluster := func() error {
+		return &otherClusterError{peerID: rp.nodeID, peerAddr: addr, peer: rp.membership.ClusterID, ours: local.ClusterID}
 	}
 	switch rp.status {
 	case statusOK:
@@ -540,10 +728,24 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 		return nil, fmt.Errorf("transport: dial %s: node %q refused us: %w", addr, rp.nodeID, ErrBlocked)
 	case statusUnavailable:
 		return nil, fmt.Errorf("transport: dial %s: node %q: %w: %s", addr, rp.nodeID, ErrUnavailable, t)
+	case statusOtherCluster:
+		return nil, otherCluster()
+	case statusNotMember:
+		return nil, fmt.Errorf("transport: dial %s: node %q (%s) refused %s from this node (%s): %w", addr, rp.nodeID, rp.membership, t, local, ErrNotMember)
 	default:
 		return nil, fmt.Errorf("%w with %s: %w %d", ErrHandshake, addr, errBadStatus, rp.status)
 	}
-	c := newConn(m, raw, rp.nodeID, t, false)
+	// The server checked our membership; check its, so that a server that
+	// would accept anyone (a member without cluster ID, or one that does
+	// not check) is not trusted blindly.
+	switch status, _ := admit(local, rp.membership, t, false); status {
+	case statusOtherCluster:
+		return nil, otherCluster()
+	case statusNotMember:
+		return nil, fmt.Errorf("transport: dial %s: node %q is not a member of any cluster yet: %w", addr, rp.nodeID, ErrNotMember)
+	}
+	c := newConn(m, nc, raw, rp.nodeID, t, false)
+	c.peerMembership, c.madeJoining = rp.membership, local.Joining
 	if !m.promote(c) {
 		return nil, fmt.Errorf("transport: dial %s: %w", addr, net.ErrClosed)
 	}
@@ -554,7 +756,7 @@ func (m *Mux) clientHandshake(ctx context.Context, raw net.Conn, addr string, t 
 	}
 	// Answer the server's challenge. Payload may follow at once: the server
 	// reads exactly confirmLen bytes before handing the connection on.
-	if _, err := raw.Write(confirmMAC(m.cfg.Secret, h.nonce, rp.nonce)); err != nil {
+	if _, err := nc.Write(confirmMAC(m.cfg.Secret, bind, msg, rmsg)); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, addr, err)
 	}
@@ -573,6 +775,41 @@ func (m *Mux) logFailure(remote net.Addr, err error) {
 		return
 	}
 	m.log.Debug("transport: inbound handshake failed", "remote", remote.String(), "err", err)
+}
+
+// keyedLimiter lets one event per key through per minute and counts the
+// others. It remembers at most keyedLimiterMax keys and forgets them all
+// when full: only secret holders create keys, so the bound is generous.
+type keyedLimiter struct {
+	mu   sync.Mutex
+	seen map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	last       time.Time
+	suppressed uint64
+}
+
+const keyedLimiterMax = 1024
+
+func (l *keyedLimiter) allow(key string, now time.Time) (suppressed uint64, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil || len(l.seen) >= keyedLimiterMax {
+		l.seen = make(map[string]*keyedEntry)
+	}
+	e := l.seen[key]
+	if e == nil {
+		l.seen[key] = &keyedEntry{last: now}
+		return 0, true
+	}
+	if now.Sub(e.last) < time.Minute {
+		e.suppressed++
+		return 0, false
+	}
+	n := e.suppressed
+	e.last, e.suppressed = now, 0
+	return n, true
 }
 
 // logLimiter lets one event through per second and counts the others.

@@ -130,12 +130,12 @@ func TestClientRejectsImpostor(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		h, _, err := readHello(c)
+		_, hmsg, err := readHello(c)
 		if err != nil {
 			after <- nil
 			return
 		}
-		_, _ = c.Write(appendReply(nil, []byte("not the secret"), h.nonce, reply{status: statusOK, nodeID: "n2"}))
+		_, _ = c.Write(appendReply(nil, []byte("not the secret"), noBind, hmsg, reply{status: statusOK, nodeID: "n2"}))
 		b, _ := io.ReadAll(c)
 		after <- b
 	}()
@@ -154,13 +154,13 @@ func TestHostileClientsDoNotBlockAccept(t *testing.T) {
 
 	silent := rawDial(t, m2)
 	slow := rawDial(t, m2)
-	if _, err := slow.Write([]byte("SBX1\x01\xc8partial")); err != nil { // promises a 200-byte ID
+	if _, err := slow.Write([]byte("SBX2\x01\x00\xc8partial")); err != nil { // promises a 200-byte ID
 		t.Fatal(err)
 	}
 	validNoConfirm := rawDial(t, m2)
-	h := hello{typ: StreamRaft, nodeID: "n9", ts: time.Now().UnixNano()}
+	h := hello{typ: StreamRaft, nodeID: "n9", addr: "127.0.0.1:1", ts: time.Now().UnixNano()}
 	_, _ = rand.Read(h.nonce[:])
-	if _, err := validNoConfirm.Write(appendHello(nil, testSecret, h)); err != nil {
+	if _, err := validNoConfirm.Write(appendHello(nil, testSecret, noBind, h)); err != nil {
 		t.Fatal(err)
 	}
 	_ = validNoConfirm.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -169,11 +169,12 @@ func TestHostileClientsDoNotBlockAccept(t *testing.T) {
 	}
 
 	inputs := map[string][]byte{
-		"http":     []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-		"zero ID":  []byte("SBX1\x01\x00"),
-		"bad type": []byte("SBX1\x09\x01x"),
-		"oversize": append([]byte("SBX1\x01\xff"), make([]byte, 4096)...),
-		"bad MAC":  append(appendHello(nil, []byte("wrong"), hello{typ: StreamHTTP, nodeID: "x", ts: time.Now().UnixNano()}), "GET /"...),
+		"http":      []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		"zero ID":   []byte("SBX2\x01\x00\x00"),
+		"bad type":  []byte("SBX2\x09\x00\x01x"),
+		"oversize":  append([]byte("SBX2\x01\x00\xff"), make([]byte, 4096)...),
+		"version 1": append([]byte("SBX1\x01\x02n9"), make([]byte, 56)...),
+		"bad MAC":   append(appendHello(nil, []byte("wrong"), noBind, hello{typ: StreamHTTP, nodeID: "x", addr: "x:1", ts: time.Now().UnixNano()}), "GET /"...),
 	}
 	for name, in := range inputs {
 		c := rawDial(t, m2)
@@ -216,7 +217,7 @@ func TestHostileClientsDoNotBlockAccept(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	m := newTestMux(t, "n1", func(c *Config) { c.HandshakeTimeout = 100 * time.Millisecond })
 	c := rawDial(t, m)
-	if _, err := c.Write([]byte("SBX1\x01")); err != nil {
+	if _, err := c.Write([]byte("SBX2\x01")); err != nil {
 		t.Fatal(err)
 	}
 	expectClosedByPeer(t, c, 10*time.Second)
@@ -240,9 +241,9 @@ func TestTooManyPendingHandshakes(t *testing.T) {
 
 func TestReplayedHelloRejected(t *testing.T) {
 	m2, m3 := newTestMux(t, "n2"), newTestMux(t, "n3")
-	h := hello{typ: StreamRaft, nodeID: "n1", ts: time.Now().UnixNano()}
+	h := hello{typ: StreamRaft, nodeID: "n1", addr: "127.0.0.1:1", ts: time.Now().UnixNano()}
 	_, _ = rand.Read(h.nonce[:])
-	msg := appendHello(nil, testSecret, h)
+	msg := appendHello(nil, testSecret, noBind, h)
 
 	// The genuine handshake, done by hand.
 	c := rawDial(t, m2)
@@ -250,10 +251,10 @@ func TestReplayedHelloRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	rp, raw, err := readReply(c)
-	if err != nil || rp.status != statusOK || !verifyReply(testSecret, h.nonce, raw) {
+	if err != nil || rp.status != statusOK || !verifyReply(testSecret, noBind, msg, raw) {
 		t.Fatalf("reply %+v %v", rp, err)
 	}
-	if _, err := c.Write(confirmMAC(testSecret, h.nonce, rp.nonce)); err != nil {
+	if _, err := c.Write(confirmMAC(testSecret, noBind, msg, raw)); err != nil {
 		t.Fatal(err)
 	}
 	if got := acceptOne(t, m2.RaftStreamLayer(), 5*time.Second); got.PeerID() != "n1" {
@@ -278,7 +279,7 @@ func TestReplayedHelloRejected(t *testing.T) {
 	if _, _, err := readReply(c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Write(confirmMAC([]byte("guess"), h.nonce, h.nonce)); err != nil {
+	if _, err := c.Write(confirmMAC([]byte("guess"), noBind, msg, msg)); err != nil {
 		t.Fatal(err)
 	}
 	expectClosedByPeer(t, c, 10*time.Second)
@@ -293,7 +294,7 @@ func TestReplayedHelloRejected(t *testing.T) {
 	h.ts = time.Now().Add(-time.Hour).UnixNano()
 	h.nonce[0] ^= 1
 	c = rawDial(t, m3)
-	if _, err := c.Write(appendHello(nil, testSecret, h)); err != nil {
+	if _, err := c.Write(appendHello(nil, testSecret, noBind, h)); err != nil {
 		t.Fatal(err)
 	}
 	if b := expectClosedByPeer(t, c, 10*time.Second); len(b) != 0 {

@@ -19,6 +19,7 @@ Usage:
   strongbox cluster heal           lift every fault rule on every member
   strongbox cluster faults         show every member's fault rules
   strongbox check   [flags]        linearizability check under faults (Porcupine; see linearizability/)
+  strongbox crash   [flags]        crash test: writes under kill -9, then every acknowledged byte checked on every node
   strongbox bench   [flags]        load tool: PUT/GET ops/s and latency percentiles
 
 Run "strongbox COMMAND -h" for a command's flags. Every flag also reads an
@@ -42,6 +43,8 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "check":
 		err = runCheck(os.Args[2:])
+	case "crash":
+		err = runCrash(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

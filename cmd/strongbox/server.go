@@ -40,7 +40,12 @@ func runServer(args []string) error {
 		domains   string
 		debugAddr string
 		credsFile string
+		// Snapshot and blob-maintenance tuning: 0 keeps node.Config's
+		// defaults. The crash test shortens them so that snapshots,
+		// snapshot installs and blob collection happen within its run.
+		snapThreshold, trailingLogs int
 	)
+	var clusterTLSFiles [3]string // cert, key, CA
 	e.String(&nc.ID, "id", "STRONGBOX_NODE_ID", "node1", "node ID, unique in the cluster and stable across restarts")
 	e.String(&nc.DataDir, "data-dir", "STRONGBOX_DATA_DIR", "", "data directory (default ~/.local/share/strongbox/<id>)")
 	e.String(&cfg.S3Addr, "s3-addr", "STRONGBOX_S3_ADDR", "127.0.0.1:9000", "S3 API listen address")
@@ -51,6 +56,9 @@ func runServer(args []string) error {
 	e.String(&cfg.SecretKey, "secret-key", "STRONGBOX_SECRET_KEY", defaultSecretKey, "S3 and admin secret key (with --credentials-file: used only if set explicitly)")
 	e.String(&credsFile, "credentials-file", "STRONGBOX_CREDENTIALS_FILE", "", "JSON file of access keys with read, write or admin permissions; reloaded on change and on SIGHUP")
 	e.String(&nc.Secret, "cluster-secret", "STRONGBOX_CLUSTER_SECRET", defaultClusterSecret, "shared secret authenticating inter-node traffic")
+	e.String(&clusterTLSFiles[0], "cluster-tls-cert", "STRONGBOX_CLUSTER_TLS_CERT", "", "PEM certificate of this node for inter-node TLS (with --cluster-tls-key and --cluster-tls-ca)")
+	e.String(&clusterTLSFiles[1], "cluster-tls-key", "STRONGBOX_CLUSTER_TLS_KEY", "", "PEM private key for --cluster-tls-cert")
+	e.String(&clusterTLSFiles[2], "cluster-tls-ca", "STRONGBOX_CLUSTER_TLS_CA", "", "PEM certificate of the CA that signs every node's certificate; peers must present one")
 	e.String(&cfg.Region, "region", "STRONGBOX_REGION", "us-east-1", "region reported to clients")
 	e.Duration(&nc.HeartbeatTimeout, "heartbeat-timeout", "STRONGBOX_HEARTBEAT_TIMEOUT", 500e6, "raft heartbeat timeout")
 	e.Duration(&nc.ElectionTimeout, "election-timeout", "STRONGBOX_ELECTION_TIMEOUT", 500e6, "raft election timeout")
@@ -69,12 +77,24 @@ func runServer(args []string) error {
 	e.Int(&cfg.MaxUnauthenticated, "max-unauthenticated", "STRONGBOX_MAX_UNAUTHENTICATED", 64, "concurrent unauthenticated requests (CORS preflights, health, POST forms before their policy is checked)")
 	e.Int(&cfg.MaxConnections, "max-connections", "STRONGBOX_MAX_CONNECTIONS", 4096, "open S3 connections; past it new ones get 503 SlowDown")
 	e.Duration(&cfg.BodyIdleTimeout, "body-idle-timeout", "STRONGBOX_BODY_IDLE_TIMEOUT", 30e9, "a request body (or response) that makes no progress this long fails with RequestTimeout")
+	e.Int(&nc.MaxOpenUploads, "max-open-uploads", "STRONGBOX_MAX_OPEN_UPLOADS", 10000, "open multipart uploads per bucket; past it CreateMultipartUpload gets 503 SlowDown")
+	e.Int(&snapThreshold, "snapshot-threshold", "STRONGBOX_SNAPSHOT_THRESHOLD", 0, "take a Raft snapshot after this many new log entries (0: 8192)")
+	e.Duration(&nc.SnapshotInterval, "snapshot-interval", "STRONGBOX_SNAPSHOT_INTERVAL", 0, "how often to check the snapshot threshold (0: 30s)")
+	e.Int(&trailingLogs, "trailing-logs", "STRONGBOX_TRAILING_LOGS", 0, "log entries kept after a snapshot for lagging followers (0: 10240)")
+	e.Duration(&nc.BlobGarbageDelay, "blob-garbage-delay", "STRONGBOX_BLOB_GARBAGE_DELAY", 0, "how long a blob released by an overwrite or delete stays on disk (0: 1m)")
+	e.Duration(&nc.BlobSyncInterval, "blob-sync-interval", "STRONGBOX_BLOB_SYNC_INTERVAL", 0, "how often a node fetches the blobs it lacks (0: 1m)")
+	e.Duration(&nc.BlobCollectInterval, "blob-collect-interval", "STRONGBOX_BLOB_COLLECT_INTERVAL", 0, "how often unreferenced blobs are collected (0: 1h)")
+	e.Duration(&nc.BlobOrphanAge, "blob-orphan-age", "STRONGBOX_BLOB_ORPHAN_AGE", 0, "age past which an unreferenced blob is collected; keep it well above the longest upload (0: 1h)")
 	e.Bool(&nc.UnsafeLocalReads, "unsafe-local-reads", "STRONGBOX_UNSAFE_LOCAL_READS", false, "UNSAFE: serve reads without the linearizability barrier (for demonstrating the checker)")
 	e.String(&logLevel, "log-level", "STRONGBOX_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	e.Bool(&quiet, "quiet", "STRONGBOX_QUIET", false, "do not print the startup banner")
 	if err := e.parse(args); err != nil {
 		return err
 	}
+	if snapThreshold < 0 || trailingLogs < 0 {
+		return fmt.Errorf("--snapshot-threshold and --trailing-logs must not be negative")
+	}
+	nc.SnapshotThreshold, nc.TrailingLogs = uint64(snapThreshold), uint64(trailingLogs)
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -87,6 +107,11 @@ func runServer(args []string) error {
 	if join != "" {
 		nc.Join = strings.Split(join, ",")
 	}
+	ctls, err := clusterTLS(clusterTLSFiles[0], clusterTLSFiles[1], clusterTLSFiles[2])
+	if err != nil {
+		return err
+	}
+	nc.TLS = ctls
 	nc.RaftLogOutput = os.Stderr
 	if level <= slog.LevelDebug {
 		nc.RaftLogLevel = "debug"
@@ -148,7 +173,7 @@ func runServer(args []string) error {
 			clusterSecret: nc.Secret, certNote: certNote, warnings: warnings,
 		})
 	}
-	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr())
+	logger.Info("serving", "id", nc.ID, "s3", inst.S3URL(), "raft", inst.Node.ClusterAddr(), "cluster_tls", nc.TLS != nil, "cluster", inst.Node.ClusterID().String())
 	// SIGHUP reloads the credentials file. Without one it keeps its
 	// default effect (ending the process), as a terminal's hang-up should.
 	hup := make(chan os.Signal, 1)

@@ -67,6 +67,17 @@
 // in a bare "\n" with a blank line before x-amz-trailer-signature (minio-go),
 // a missing final CRLF.
 //
+// # Fuzzing
+//
+// Native fuzz targets (make fuzz) hold the verifier to its promise rather
+// than to not panicking: FuzzVerifyHeader and FuzzVerifyPresigned sign the
+// fuzzer's request with Sign or Presign and require that it verifies, that
+// any change to what it signs is refused, and that a rewritten
+// Authorization or query is refused unless it carries the true signature
+// and means the same; FuzzChunkedReader feeds the decoder arbitrary
+// bodies, and FuzzChunkedTamper changes one byte of a correctly signed (or
+// checksummed) body and requires the original bytes or a refusal.
+//
 // # What clients send (measured by the tests in this package)
 //
 // aws-sdk-go-v2 (service/s3 v1.114), PutObject with RequestChecksumCalculation

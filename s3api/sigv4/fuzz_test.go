@@ -98,3 +98,52 @@ func FuzzChunkedReader(f *testing.F) {
 		}
 	})
 }
+
+// A body encoded as clients encode it (chunk signatures, trailer signature
+// and trailing checksum as its payload mode has them), then changed in one
+// byte, either decodes to exactly the bytes and trailer values that were
+// sent or is refused: a changed chunk whose signature no longer matches is
+// never accepted. Bytes released before a refusal never exceed the
+// declared length, and the unchanged body always decodes.
+func FuzzChunkedTamper(f *testing.F) {
+	for mode := range uint8(len(fuzzPayloads)) {
+		f.Add(mode, []byte("hello, world"), uint8(0), uint16(0), uint32(0), uint8(0))
+		f.Add(mode, []byte("0123456789abcdef"), uint8(200), uint16(100), uint32(3), uint8(1))      // several chunks; a size digit
+		f.Add(mode, []byte("0123456789abcdef"), uint8(200), uint16(100), uint32(100), uint8(0x20)) // in the first chunk's data
+		f.Add(mode, []byte("x"), uint8(0), uint16(0), uint32(1<<31), uint8(0x80))                  // near the end: trailer or final chunk
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, unit []byte, reps uint8, chunk uint16, at uint32, flip uint8) {
+		mode %= uint8(len(fuzzPayloads))
+		data := bytes.Repeat(unit, 1+int(reps))
+		crc := checksum.CRC32C.Of(data)
+		enc := newEncoder(fuzzPayloads[mode], fuzzSeed)
+		enc.minioStyle = chunk&1 == 1
+		body := []byte(enc.encode(data, minChunkSize+int(chunk), "x-amz-checksum-crc32c:"+crc))
+		if flip != 0 {
+			body[int(at%uint32(len(body)))] ^= flip
+		}
+		a := fuzzAuth(mode, int64(len(data)), uint8(checksum.CRC32C))
+		got, err := io.ReadAll(a.Body(io.NopCloser(bytes.NewReader(body))))
+		if len(got) > len(data) {
+			t.Fatalf("released %d bytes of a body declared %d", len(got), len(data))
+		}
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("non-S3 error %v", err)
+			}
+			if flip == 0 {
+				t.Fatalf("the body as encoded is refused: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("byte %d ^= %#x: decoded %q, sent %q", at%uint32(len(body)), flip, got, data)
+		}
+		if a.trailer.Valid() {
+			if sums := a.TrailerChecksums(); len(sums) != 1 || sums["crc32c"] != crc {
+				t.Fatalf("byte %d ^= %#x: trailer %v, sent crc32c %s", at%uint32(len(body)), flip, sums, crc)
+			}
+		}
+	})
+}
