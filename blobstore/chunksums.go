@@ -84,7 +84,7 @@ type sumWriter struct {
 func newSumWriter(dir, pattern string) (*sumWriter, error) {
 	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: create temporary checksum file: %w", err)
+		return nil, ioError("create temporary checksum file", err)
 	}
 	return &sumWriter{f: f, path: f.Name(), off: sumHeaderLen, buf: make([]byte, 0, 64)}, nil
 }
@@ -112,7 +112,7 @@ func (w *sumWriter) endChunk() {
 func (w *sumWriter) flush() {
 	if w.err == nil && len(w.buf) > 0 {
 		if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
-			w.err = fmt.Errorf("blobstore: write checksums: %w", err)
+			w.err = ioError("write checksums", err)
 		}
 		w.off += int64(len(w.buf))
 	}
@@ -132,7 +132,7 @@ func (w *sumWriter) finish(size int64) error {
 	binary.BigEndian.PutUint64(h[8:], uint64(size))
 	if w.err == nil {
 		if _, err := w.f.WriteAt(h[:], 0); err != nil {
-			w.err = fmt.Errorf("blobstore: write checksums: %w", err)
+			w.err = ioError("write checksums", err)
 		}
 	}
 	if w.err == nil && w.off != sumFileSize(size) {
@@ -140,24 +140,25 @@ func (w *sumWriter) finish(size int64) error {
 	}
 	if w.err == nil {
 		if err := w.f.Sync(); err != nil {
-			w.err = fmt.Errorf("blobstore: fsync checksums: %w", err)
+			w.err = ioError("fsync checksums", err)
 		}
 	}
 	if err := w.f.Close(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("blobstore: close checksums: %w", err)
+		w.err = ioError("close checksums", err)
 	}
 	w.f = nil
 	return w.err
 }
 
-// discard closes and removes the temporary file.
-func (w *sumWriter) discard() error {
+// discard closes and removes the temporary file (through s.removeTemp,
+// so one that cannot be removed now is removed later).
+func (w *sumWriter) discard(s *Store) error {
 	var errs []error
 	if w.f != nil {
 		errs = append(errs, w.f.Close())
 		w.f = nil
 	}
-	if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.removeTemp(w.path); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -393,7 +394,7 @@ func (s *Store) AddChecksums(id string, size int64, md5sum []byte) error {
 	if err != nil {
 		return err
 	}
-	defer sw.discard()
+	defer sw.discard(s)
 	h := md5.New()
 	bp := getBuffer()
 	defer putBuffer(bp)
@@ -423,11 +424,11 @@ func (s *Store) AddChecksums(id string, size int64, md5sum []byte) error {
 	if err != nil {
 		err = notFound(id, err)
 	} else if err = os.Rename(sw.path, s.sumPath(id)); err != nil {
-		err = fmt.Errorf("blobstore: install checksums of %s: %w", id, err)
+		err = ioError("install checksums of "+id, err)
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(s.path(id)))
+	return s.syncDir(filepath.Dir(s.path(id)))
 }

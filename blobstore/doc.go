@@ -34,6 +34,33 @@
 // blob. A Writer created with Replace replaces it instead, atomically: the
 // repair of a copy found corrupt.
 //
+// # Full or read-only disk
+//
+// Every change the store makes to the file system (creating a temporary
+// file, writing, fsync, creating a fan-out directory, the rename, the
+// directory fsync) that fails because the file system is full or over
+// quota (ENOSPC, EDQUOT) fails with ErrNoSpace, and one refused because it
+// is read-only or not writable (EROFS, EACCES, EPERM) with ErrReadOnly;
+// the errno stays in the chain, and Unwritable classifies any error the
+// same way (the node uses it for its Raft log and state machine too). The
+// write fails cleanly: nothing is committed, Follow readers see ErrAborted,
+// and the temporary files (the blob's and its checksums') are removed. If
+// even that removal fails (the file system turned read-only mid-write),
+// the name is kept and removed by a later Create, or by the next Open. A
+// failed fsync is never retried on the same file, since the kernel may
+// have dropped its dirty pages: the next write starts afresh. Committed blobs are never written again, so a
+// full disk cannot damage them. Nothing needs reopening when space comes
+// back: each write looks at the disk anew, and Open itself needs no free
+// space (it empties tmp/ rather than recreating it).
+//
+// The reserve (Options.MinFree, SetMinFree): Create, and a Writer before
+// every megabyte it writes, check the space available to unprivileged
+// writers (statfs, as df shows it) and fail with ErrNoSpace once it is
+// below the reserve. Concurrent writers overshoot it by at most a megabyte
+// each. The node sets it so that blobs, which are what fills a disk, stop
+// while its Raft log and state machine still have room: deletes, which
+// free space, and small writes keep working.
+//
 // OpenChecked, Open, OpenRange, Has, Size, Remove, Walk/List and Stats
 // read and manage committed blobs. Blobs are served through OpenChecked,
 // which verifies what it reads (see "Integrity"); Open and OpenRange read
@@ -100,7 +127,10 @@
 // receiving at once (it does not read a 5 GiB body to then fail), removes
 // its copy and, best-effort, the peers' (DELETE /rpc/blob/{id}), and
 // returns objstore.ErrUnavailable (ErrSlowDown if peers shed the replica
-// because they were saturated). Concurrency is bounded on each side
+// because they were saturated, objstore.ErrNoSpace or ErrReadOnly if their
+// disks refused it: a peer answers those with 503 and an outcome header
+// saying so). A full or read-only local disk fails StoreBlob the same way,
+// at once; see node's package doc, "Full or read-only disk". Concurrency is bounded on each side
 // (uploads, replicas received, blobs served, fetches); past a bound the
 // node answers ErrSlowDown at once. A peer that stops making progress
 // (SIGSTOP, a wedged disk) keeps its TCP connections open, so every

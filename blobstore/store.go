@@ -83,6 +83,33 @@ type Store struct {
 	// durably (created or found, and its parent fsynced since).
 	subdirs  [256]atomic.Bool
 	subdirMu sync.Mutex
+
+	// minFree is Options.MinFree (SetMinFree); space reports free and
+	// total bytes of the file system (DiskSpace, replaced in tests).
+	minFree atomic.Int64
+	space   func(dir string) (free, total int64, err error)
+
+	// leftovers are temporary files whose removal failed (disk.go);
+	// nLeft is their number, read without the lock on every Create.
+	leftMu    sync.Mutex
+	leftovers map[string]struct{}
+	nLeft     atomic.Int64
+
+	// fault, when set, fails changes to the file system as a full or
+	// read-only disk would. Only this package's tests set it (injected).
+	fault atomic.Pointer[faultFunc]
+}
+
+// Options configures a Store.
+type Options struct {
+	// MinFree is the free space, in bytes, that the store leaves on its
+	// file system: Create, and a Writer every megabyte, fail with
+	// ErrNoSpace once less is available (to unprivileged writers, as df
+	// reports it). Other users of the file system, the node's Raft log and
+	// state machine among them, keep that room after blobs have filled
+	// the rest. Zero or negative: no reserve, blobs fill the file system
+	// until it refuses a write (ENOSPC, also ErrNoSpace).
+	MinFree int64
 }
 
 // Stats are a Store's counters.
@@ -98,33 +125,41 @@ type Entry struct {
 	ModTime time.Time // when this node committed it
 }
 
-// Open opens the store in dir, creating it if needed. It removes every
+// Open opens the store in dir with no reserve; see OpenWith.
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the store in dir, creating it if needed. It removes every
 // temporary file left behind by a crash (a write that never committed
 // belongs to no blob), and every checksum file whose blob is missing (a
-// crash between Commit's two renames), and counts the committed blobs, so it reads every
-// directory entry: O(blobs) directory reads, no file contents. The 256
-// fan-out directories are created as blobs first need them (creating them
-// all up front costs a noticeable fraction of a second on some file
-// systems, at every node start in tests).
-func Open(dir string) (*Store, error) {
-	s := &Store{dir: dir, tmp: filepath.Join(dir, tmpDirName)}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("blobstore: create %s: %w", dir, err)
+// crash between Commit's two renames), and counts the committed blobs, so
+// it reads every directory entry: O(blobs) directory reads, no file
+// contents. The 256 fan-out directories are created as blobs first need
+// them (creating them all up front costs a noticeable fraction of a
+// second on some file systems, at every node start in tests). An existing store needs no free
+// space to open: the temporary directory is emptied, not recreated.
+func OpenWith(dir string, opts Options) (*Store, error) {
+	s := &Store{dir: dir, tmp: filepath.Join(dir, tmpDirName), space: DiskSpace, leftovers: map[string]struct{}{}}
+	s.minFree.Store(opts.MinFree)
+	if err := os.MkdirAll(s.tmp, 0o700); err != nil {
+		return nil, ioError("create "+s.tmp, err)
 	}
-	if err := os.RemoveAll(s.tmp); err != nil {
-		return nil, fmt.Errorf("blobstore: remove leftover temporary files: %w", err)
+	leftovers, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return nil, ioError("read "+s.tmp, err)
 	}
-	if err := os.Mkdir(s.tmp, 0o700); err != nil {
-		return nil, fmt.Errorf("blobstore: create %s: %w", s.tmp, err)
+	for _, de := range leftovers {
+		if err := os.RemoveAll(filepath.Join(s.tmp, de.Name())); err != nil {
+			return nil, ioError("remove leftover temporary files", err)
+		}
 	}
 	// The store's own entry in its parent: every blob's durability rests
 	// on the directories above it (each blob's rename is followed by a
 	// sync of its fan-out directory, each new fan-out directory by one of
 	// dir).
-	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-		return nil, fmt.Errorf("blobstore: sync %s: %w", dir, err)
+	if err := s.syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, err
 	}
-	err := s.walk(func(e Entry) error {
+	err = s.walk(func(e Entry) error {
 		s.count.Add(1)
 		s.bytes.Add(e.Size)
 		return nil
@@ -137,6 +172,10 @@ func Open(dir string) (*Store, error) {
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
+
+// SetMinFree changes the reserve (Options.MinFree) for the writes that
+// check it from now on. Safe to call at any time.
+func (s *Store) SetMinFree(n int64) { s.minFree.Store(n) }
 
 // path returns the file name of a (valid) blob ID: a fan-out directory
 // named by the first two hex digits keeps directories small.
@@ -157,10 +196,15 @@ func (s *Store) ensureSubdir(id string) error {
 	if s.subdirs[i].Load() {
 		return nil
 	}
-	if err := os.Mkdir(filepath.Join(s.dir, id[:2]), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("blobstore: create fan-out directory: %w", err)
+	sub := filepath.Join(s.dir, id[:2])
+	err := s.injected("mkdir", sub)
+	if err == nil {
+		err = os.Mkdir(sub, 0o700)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return ioError("create fan-out directory", err)
+	}
+	if err := s.syncDir(s.dir); err != nil {
 		return err
 	}
 	s.subdirs[i].Store(true)
@@ -257,8 +301,11 @@ func (s *Store) Remove(id string) error {
 	}
 	// The blob first: OpenChecked opens the checksums first, so it never
 	// mistakes a blob being removed for one that has none.
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("blobstore: remove %s: %w", id, err)
+	if err := s.injected("remove", p); err != nil {
+		return ioError("remove "+id, err)
+	}
+	if err := removeIfExists(p); err != nil {
+		return ioError("remove "+id, err)
 	}
 	s.count.Add(-1)
 	s.bytes.Add(-fi.Size())
@@ -266,8 +313,8 @@ func (s *Store) Remove(id string) error {
 }
 
 func (s *Store) removeSums(id string) error {
-	if err := os.Remove(s.sumPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("blobstore: remove checksums of %s: %w", id, err)
+	if err := removeIfExists(s.sumPath(id)); err != nil {
+		return ioError("remove checksums of "+id, err)
 	}
 	return nil
 }
@@ -301,8 +348,11 @@ func (s *Store) walk(fn func(Entry) error, strays bool) error {
 			if strays && strings.HasSuffix(id, sumSuffix) {
 				// ReadDir sorts, and "<id>" sorts right before "<id>.crc".
 				if base := strings.TrimSuffix(id, sumSuffix); j == 0 || des[j-1].Name() != base {
-					if err := os.Remove(filepath.Join(sub, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return fmt.Errorf("blobstore: remove stray checksums: %w", err)
+					// One a read-only disk keeps is harmless (a blob
+					// is opened after its checksums, so it reads as
+					// missing) and must not stop the store from opening.
+					if err := removeIfExists(filepath.Join(sub, id)); err != nil && Unwritable(err) == nil {
+						return ioError("remove stray checksums", err)
 					}
 				}
 				continue
@@ -345,17 +395,27 @@ func notFound(id string, err error) error {
 
 // syncDir fsyncs a directory, making the names created in or removed from
 // it durable.
-func syncDir(dir string) error {
+func (s *Store) syncDir(dir string) error {
+	if err := s.injected("syncdir", dir); err != nil {
+		return ioError("fsync directory "+dir, err)
+	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("blobstore: open directory %s: %w", dir, err)
+		return ioError("open directory "+dir, err)
 	}
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("blobstore: fsync directory %s: %w", dir, err)
+		return ioError("fsync directory "+dir, err)
+	}
+	return nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -86,8 +86,10 @@ type Writer struct {
 	err   error // sticky: the first write failure
 	// flushed is where the last writeback hint ended.
 	flushed int64
-	sums    *sumWriter // the chunk checksums, beside the temporary file
-	replace bool
+	// nextCheck is the size at which Write next checks the reserve.
+	nextCheck int64
+	sums      *sumWriter // the chunk checksums, beside the temporary file
+	replace   bool
 
 	// mu guards what followers look at; cond wakes them when bytes
 	// arrive or the state changes. Only the owner changes state, under mu.
@@ -108,18 +110,27 @@ func (s *Store) Create(opts CreateOptions) (*Writer, error) {
 	} else if !ValidID(id) {
 		return nil, ErrInvalidID
 	}
+	if s.nLeft.Load() > 0 {
+		s.retryLeftovers()
+	}
+	if err := s.checkFree(); err != nil {
+		return nil, err
+	}
+	if err := s.injected("create", s.tmp); err != nil {
+		return nil, ioError("create temporary file", err)
+	}
 	f, err := os.CreateTemp(s.tmp, id+"-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: create temporary file: %w", err)
+		return nil, ioError("create temporary file", err)
 	}
 	sums, err := newSumWriter(s.tmp, id+"-*.crc.tmp")
 	if err != nil {
 		f.Close()
-		os.Remove(f.Name())
+		_ = s.removeTemp(f.Name())
 		return nil, err
 	}
 	w := &Writer{s: s, id: id, tmp: f.Name(), f: f, set: checksum.NewSet(opts.Checksums...), limit: opts.Limit,
-		sums: sums, replace: opts.Replace}
+		nextCheck: spaceCheckInterval, sums: sums, replace: opts.Replace}
 	w.cond.L = &w.mu
 	return w, nil
 }
@@ -151,7 +162,9 @@ func (w *Writer) Sum() Info {
 }
 
 // Write appends p to the blob. Past the limit it fails with ErrTooLarge
-// and writes nothing; after any failure the Writer only accepts Abort.
+// and writes nothing; on a full or read-only file system, or below the
+// store's reserve, it fails with ErrNoSpace or ErrReadOnly. After any
+// failure the Writer only accepts Abort.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -161,6 +174,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	if w.limit > 0 && int64(len(p)) > w.limit-w.size {
 		w.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, w.limit)
+		return 0, w.err
+	}
+	if w.size >= w.nextCheck {
+		if err := w.s.checkFree(); err != nil {
+			w.err = err
+			return 0, err
+		}
+		w.nextCheck = w.size + spaceCheckInterval
+	}
+	if err := w.s.injected("write", w.tmp); err != nil {
+		w.err = ioError("write "+w.id, err)
 		return 0, w.err
 	}
 	n, err := w.f.Write(p)
@@ -176,7 +200,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.cond.Broadcast()
 	w.mu.Unlock()
 	if err != nil {
-		w.err = fmt.Errorf("blobstore: write %s: %w", w.id, err)
+		w.err = ioError("write "+w.id, err)
 		return n, w.err
 	}
 	return n, nil
@@ -247,16 +271,21 @@ func (w *Writer) Commit() (Info, error) {
 	// no second wait for the disk.
 	sumsDone := make(chan error, 1)
 	go func() { sumsDone <- w.sums.finish(info.Size) }()
-	err := w.f.Sync()
+	err := w.s.injected("sync", w.tmp)
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if err != nil {
-		err = fmt.Errorf("blobstore: fsync %s: %w", w.id, err)
+		// Never retried: after a failed fsync the kernel may have dropped
+		// the dirty pages, so only a fresh write can be trusted.
+		err = ioError("fsync "+w.id, err)
 	}
 	if cerr := w.f.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("blobstore: close %s: %w", w.id, cerr)
+		err = ioError("close "+w.id, cerr)
 	}
 	w.f = nil
 	if serr := <-sumsDone; serr != nil && err == nil {
-		err = fmt.Errorf("blobstore: %s: %w", w.id, serr)
+		err = serr
 	}
 	if err != nil {
 		w.fail()
@@ -273,16 +302,22 @@ func (w *Writer) Commit() (Info, error) {
 	existed := statErr == nil
 	switch {
 	case existed && !w.replace:
-		err = errors.Join(os.Remove(w.tmp), os.Remove(w.sums.path))
+		err = errors.Join(s.removeTemp(w.tmp), s.removeTemp(w.sums.path))
 	default:
 		// The checksums go first: a blob is never visible without them,
 		// and a crash between the two renames leaves a checksum file
 		// without its blob, which Open removes (or, replacing, the new
 		// checksums beside the old blob, which then reads as corrupt and
 		// is repaired again).
-		if err = os.Rename(w.sums.path, s.sumPath(w.id)); err == nil {
-			if err = os.Rename(w.tmp, final); err != nil && !existed {
-				_ = os.Remove(s.sumPath(w.id))
+		if err = s.injected("rename", s.sumPath(w.id)); err == nil {
+			err = os.Rename(w.sums.path, s.sumPath(w.id))
+		}
+		if err == nil {
+			if err = s.injected("rename", final); err == nil {
+				err = os.Rename(w.tmp, final)
+			}
+			if err != nil && !existed {
+				_ = removeIfExists(s.sumPath(w.id))
 			}
 		}
 		if err == nil && existed {
@@ -293,13 +328,18 @@ func (w *Writer) Commit() (Info, error) {
 		}
 	}
 	s.mu.Unlock()
+	if err != nil && existed && !w.replace {
+		// The blob is there; only our copy could not be removed, and
+		// removeTemp retries that.
+		err = nil
+	}
 	if err != nil {
 		w.fail()
-		return Info{}, fmt.Errorf("blobstore: commit %s: %w", w.id, err)
+		return Info{}, ioError("commit "+w.id, err)
 	}
 	// Also when the blob existed: a concurrent Commit of the same ID may
 	// have renamed it without having fsynced the directory yet.
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := s.syncDir(filepath.Dir(final)); err != nil {
 		if !existed { // (a replacement stays: the old copy was worse)
 			// Visible but perhaps not durable: take it back rather than
 			// let a caller count a copy that a crash may lose.
@@ -328,10 +368,12 @@ func (w *Writer) fail() error {
 		errs = append(errs, w.f.Close())
 		w.f = nil
 	}
-	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := w.s.removeTemp(w.tmp); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, w.sums.discard())
+	if err := w.sums.discard(w.s); err != nil {
+		errs = append(errs, err)
+	}
 	w.setState(stateAborted, nil)
 	return errors.Join(errs...)
 }

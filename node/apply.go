@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/raftfsm"
 )
@@ -126,6 +127,12 @@ func mapRaftError(err error) error {
 		return errNotLeader
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: raft apply queue full", objstore.ErrSlowDown)
+	case blobstore.Unwritable(err) != nil:
+		// The leader could not append the entry to its log (raft-boltdb
+		// on a full or read-only disk; the watched log store has logged
+		// it) and steps down. The entry was never sent to a follower, but
+		// say no more than ErrUnavailable, which the sentinel wraps.
+		return fmt.Errorf("%w: raft log append on the leader: %v", diskSentinel(blobstore.Unwritable(err)), err)
 	default:
 		// ErrLeadershipLost, ErrRaftShutdown, ErrAbortedByRestore: the
 		// entry may or may not commit later. Never report success or a
@@ -140,6 +147,8 @@ const (
 	outcomeNotLeader  = "not-leader"
 	outcomeUnknown    = "unknown"
 	outcomeSlowDown   = "slow-down"
+	outcomeNoSpace    = "no-space"  // objstore.ErrNoSpace
+	outcomeReadOnly   = "read-only" // objstore.ErrReadOnly
 	maxInternalResult = 64 << 20
 )
 
@@ -171,6 +180,10 @@ func outcomeError(outcome, msg string) error {
 		return errNotLeader
 	case outcomeSlowDown:
 		return fmt.Errorf("%w: %s", objstore.ErrSlowDown, msg)
+	case outcomeNoSpace:
+		return fmt.Errorf("%w: %s", objstore.ErrNoSpace, msg)
+	case outcomeReadOnly:
+		return fmt.Errorf("%w: %s", objstore.ErrReadOnly, msg)
 	default:
 		return fmt.Errorf("%w: %s", objstore.ErrUnavailable, msg)
 	}
@@ -182,6 +195,10 @@ func writeOutcome(w http.ResponseWriter, err error) {
 		w.Header().Set(hdrOutcome, outcomeNotLeader)
 	case errors.Is(err, objstore.ErrSlowDown):
 		w.Header().Set(hdrOutcome, outcomeSlowDown)
+	case errors.Is(err, objstore.ErrNoSpace):
+		w.Header().Set(hdrOutcome, outcomeNoSpace)
+	case errors.Is(err, objstore.ErrReadOnly):
+		w.Header().Set(hdrOutcome, outcomeReadOnly)
 	default:
 		w.Header().Set(hdrOutcome, outcomeUnknown)
 	}

@@ -103,6 +103,7 @@ type blobService struct {
 	openErr  error
 	log      func(msg string, args ...any) // warnings
 	logError func(msg string, args ...any) // damage: a corrupt copy
+	disk     *diskWatch                    // the store's directory (disk.go)
 
 	stores, inbound, serves, fetches chan struct{} // semaphores
 
@@ -140,6 +141,7 @@ func newBlobService(n *Node) *blobService {
 		logError: func(msg string, args ...any) {
 			n.cfg.Logger.Error(msg, append(args, "node", n.cfg.ID)...)
 		},
+		disk:    n.disk.blobs,
 		stores:  make(chan struct{}, maxBlobStores),
 		inbound: make(chan struct{}, maxBlobInbound),
 		serves:  make(chan struct{}, maxBlobServes),
@@ -152,7 +154,7 @@ func newBlobService(n *Node) *blobService {
 		held:        map[string]int{},
 		deferred:    map[string]struct{}{},
 	}
-	b.store, b.openErr = blobstore.Open(filepath.Join(n.cfg.DataDir, "blobs"))
+	b.store, b.openErr = blobstore.OpenWith(filepath.Join(n.cfg.DataDir, "blobs"), blobstore.Options{MinFree: minFreeSpace(n.cfg)})
 	if b.openErr != nil {
 		n.cfg.Logger.Error("blob store unavailable", "err", b.openErr)
 	}
@@ -301,6 +303,9 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 
 	w, err := b.store.Create(blobstore.CreateOptions{Limit: limit, Checksums: algs})
 	if err != nil {
+		if derr := b.disk.failed(err); derr != nil {
+			return BlobRef{}, derr
+		}
 		return BlobRef{}, err
 	}
 	defer w.Abort() // no-op once committed
@@ -358,14 +363,11 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 		if ctx.Err() != nil {
 			return BlobRef{}, ctx.Err()
 		}
+		if derr := b.disk.failed(err); derr != nil {
+			return BlobRef{}, derr // our own disk: the peers' copies are being discarded
+		}
 		if errors.Is(err, errBlobQuorumLost) {
-			// Peers that shed the replica were busy, not gone: ask the
-			// client to back off rather than report an outage.
-			sentinel := objstore.ErrUnavailable
-			if q.shedding() {
-				sentinel = objstore.ErrSlowDown
-			}
-			return BlobRef{}, fmt.Errorf("%w: blob replication: %v", sentinel, q.summary())
+			return BlobRef{}, fmt.Errorf("%w: blob replication: %v", q.sentinel(), q.summary())
 		}
 		return BlobRef{}, err
 	}
@@ -380,6 +382,7 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 	if err != nil {
 		return fail(err)
 	}
+	b.disk.ok()
 	if !q.wait(ctx) {
 		return fail(errBlobQuorumLost)
 	}
@@ -472,11 +475,20 @@ func (q *quorum) wait(ctx context.Context) bool {
 	}
 }
 
-// shedding reports whether some peer refused the blob with SlowDown.
-func (q *quorum) shedding() bool {
+// sentinel says why the quorum was lost, from the peers' errors: a peer
+// out of disk space (or read-only) is named as such, so the client learns
+// the cause; peers that shed the replica were busy, not gone, so the
+// client is asked to back off rather than told of an outage.
+func (q *quorum) sentinel() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return errors.Is(errors.Join(q.errs...), objstore.ErrSlowDown)
+	all := errors.Join(q.errs...)
+	for _, s := range []error{objstore.ErrNoSpace, objstore.ErrReadOnly, objstore.ErrSlowDown} {
+		if errors.Is(all, s) {
+			return s
+		}
+	}
+	return objstore.ErrUnavailable
 }
 
 func (q *quorum) summary() string {
@@ -520,8 +532,9 @@ func (n *Node) sendBlob(ctx context.Context, addr, id string, body io.Reader, si
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get(hdrOutcome) == outcomeSlowDown {
-			return fmt.Errorf("%w: %s", objstore.ErrSlowDown, strings.TrimSpace(string(msg)))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			// Shed, out of disk space, read-only or shutting down.
+			return outcomeError(resp.Header.Get(hdrOutcome), strings.TrimSpace(string(msg)))
 		}
 		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
@@ -603,9 +616,20 @@ func (n *Node) handlePutBlob(w http.ResponseWriter, r *http.Request) {
 			limit = size
 		}
 	}
+	// A full or read-only disk answers 503 with its own outcome, so the
+	// sender can tell its client why; one log line per episode here.
+	diskFailed := func(err error) bool {
+		if derr := b.disk.failed(err); derr != nil {
+			writeOutcome(w, derr)
+			return true
+		}
+		return false
+	}
 	bw, err := b.store.Create(blobstore.CreateOptions{ID: id, Limit: limit})
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		if !diskFailed(err) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
 		return
 	}
 	defer bw.Abort()
@@ -613,7 +637,9 @@ func (n *Node) handlePutBlob(w http.ResponseWriter, r *http.Request) {
 	_, err = bw.ReadFrom(&deadlineReader{r: r.Body, rc: rc})
 	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
-		http.Error(w, "receive blob: "+err.Error(), http.StatusBadRequest)
+		if !diskFailed(err) {
+			http.Error(w, "receive blob: "+err.Error(), http.StatusBadRequest)
+		}
 		return
 	}
 	sum := bw.Sum()
@@ -626,8 +652,12 @@ func (n *Node) handlePutBlob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := bw.Commit(); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		if !diskFailed(err) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+		return
 	}
+	b.disk.ok()
 }
 
 // deadlineReader moves the connection's read deadline forward before each
@@ -784,6 +814,10 @@ func (n *Node) handleDeleteBlob(w http.ResponseWriter, r *http.Request) {
 	}
 	defer done()
 	if _, err := b.removeUnlessHeld(id, true); err != nil {
+		if derr := b.disk.failed(err); derr != nil {
+			writeOutcome(w, derr)
+			return
+		}
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }
@@ -828,7 +862,7 @@ func (n *Node) DiscardBlob(ctx context.Context, id string) error {
 // discardBlob removes a blob after a failed StoreBlob: locally now, on the
 // peers in the background.
 func (n *Node) discardBlob(b *blobService, id string, peers []raft.Server) {
-	if _, err := b.removeUnlessHeld(id, true); err != nil {
+	if _, err := b.removeUnlessHeld(id, true); err != nil && b.disk.failed(err) == nil {
 		b.log("removing failed blob", "blob", id, "err", err)
 	}
 	if !b.enter() {
@@ -905,6 +939,9 @@ func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io
 		return &localBlob{n: n, b: b, ctx: ctx, ref: ref, off: off, end: off + length, r: lr}, nil
 	case corrupt:
 		b.logError("local blob copy is corrupt; reading a good copy from a peer and replacing it", "blob", ref.ID, "err", err)
+	case b.disk.failed(err) != nil:
+		// A copy written before checksums existed, which a full or
+		// read-only disk kept from getting them: read a peer's instead.
 	case !errors.Is(err, blobstore.ErrNotFound):
 		return nil, err
 	}
@@ -912,7 +949,11 @@ func (n *Node) OpenBlob(ctx context.Context, ref BlobRef, off, length int64) (io
 		return nil, fmt.Errorf("%w: %d blob fetches in progress", objstore.ErrSlowDown, maxBlobFetches)
 	}
 	whole := off == 0 && length == ref.Size
-	fr, err := n.newBlobFetch(ctx, b, ref, off, length, fetchOpts{keep: whole})
+	keep := keepNone
+	if whole {
+		keep = keepIfPossible
+	}
+	fr, err := n.newBlobFetch(ctx, b, ref, off, length, fetchOpts{keep: keep})
 	if err != nil {
 		if corrupt {
 			b.logError("blob is corrupt on this node and no member could serve a good copy", "blob", ref.ID, "err", err)
@@ -948,7 +989,7 @@ func (n *Node) fetchBlob(ctx context.Context, ref BlobRef, repair bool) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	fr, err := n.newBlobFetch(ctx, b, ref, 0, ref.Size, fetchOpts{keep: true, repair: repair})
+	fr, err := n.newBlobFetch(ctx, b, ref, 0, ref.Size, fetchOpts{keep: keepOrFail, repair: repair})
 	if err != nil {
 		return err
 	}
@@ -982,23 +1023,36 @@ func (n *Node) healBlob(b *blobService, ref BlobRef, repair bool) {
 		defer done()
 		ctx, cancel := b.background(blobBackgroundTimeout)
 		defer cancel()
-		if err := n.fetchBlob(ctx, ref, repair); err != nil {
-			if repair {
-				b.logError("repairing a corrupt blob copy failed; a later read tries again", "blob", ref.ID, "err", err)
-			} else {
-				b.log("background blob fetch failed", "blob", ref.ID, "err", err)
-			}
-		} else if repair {
+		err := n.fetchBlob(ctx, ref, repair)
+		switch {
+		case err != nil && blobstore.Unwritable(err) != nil:
+			// A full disk: the disk watch has logged it.
+		case err != nil && repair:
+			b.logError("repairing a corrupt blob copy failed; a later read tries again", "blob", ref.ID, "err", err)
+		case err != nil:
+			b.log("background blob fetch failed", "blob", ref.ID, "err", err)
+		case repair:
 			b.log("repaired a corrupt blob copy from a peer", "blob", ref.ID)
 		}
 	}()
 }
 
-// blobFetch reads a range of a blob from peers; with keep set (the range
-// is the whole blob) it also stores the blob locally.
+// keepMode says whether a fetch stores the blob locally as it streams.
+type keepMode uint8
+
+const (
+	keepNone       keepMode = iota // a range: only deliver it
+	keepIfPossible                 // a whole read: store too, but a local failure (disk full) does not fail the read
+	keepOrFail                     // FetchBlob: storing is the point, so a local failure ends the fetch
+)
+
+// blobFetch reads a range of a blob from peers; unless its mode is
+// keepNone (the range is then the whole blob) it also stores the blob
+// locally.
 type blobFetch struct {
 	b       *blobService
 	ref     BlobRef
+	mode    keepMode
 	off     int64 // next byte to deliver
 	end     int64
 	open    func(off int64) (io.ReadCloser, error) // next peer's stream from off
@@ -1011,8 +1065,8 @@ type blobFetch struct {
 
 // fetchOpts says what a blob fetch is for.
 type fetchOpts struct {
-	keep   bool // the range is the whole blob: store it locally too
-	repair bool // it replaces a corrupt local copy (see hdrBlobRepair)
+	keep   keepMode // unless keepNone, the range is the whole blob: store it locally too
+	repair bool     // it replaces a corrupt local copy (see hdrBlobRepair)
 }
 
 // newBlobFetch takes over a slot of b.fetches, which the caller acquired:
@@ -1022,7 +1076,7 @@ func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, of
 		release(b.fetches)
 		return nil, b.unavailable()
 	}
-	fr := &blobFetch{b: b, ref: ref, off: off, end: off + length}
+	fr := &blobFetch{b: b, ref: ref, mode: opts.keep, off: off, end: off + length}
 	fr.release = sync.OnceFunc(func() {
 		release(b.fetches)
 		b.leave()
@@ -1047,15 +1101,21 @@ func (n *Node) newBlobFetch(ctx context.Context, b *blobService, ref BlobRef, of
 		}
 		return nil, fmt.Errorf("%w: blob %s: no member could serve it: %v", objstore.ErrUnavailable, ref.ID, errors.Join(errs...))
 	}
-	if opts.keep {
+	if opts.keep != keepNone {
 		// Replace: the copy is verified before it is committed, and the
 		// local one it replaces may be corrupt.
 		w, err := b.store.Create(blobstore.CreateOptions{ID: ref.ID, Limit: ref.Size, Replace: true})
-		if err != nil {
+		switch {
+		case err == nil:
+			fr.w = w
+		case opts.keep == keepIfPossible && b.disk.failed(err) != nil:
+			// A full disk must not make a blob unreadable that a peer
+			// holds: serve it without keeping a copy.
+		default:
+			b.disk.failed(err)
 			fr.release()
 			return nil, err
 		}
-		fr.w = w
 	}
 	// Open the first stream now, so that "nobody has it" is an error of
 	// OpenBlob rather than of the first Read.
@@ -1095,9 +1155,16 @@ func (fr *blobFetch) Read(p []byte) (int, error) {
 		if k > 0 {
 			if fr.w != nil {
 				if _, werr := fr.w.Write(p[:k]); werr != nil {
-					fr.b.log("storing fetched blob failed; serving it anyway", "blob", fr.ref.ID, "err", werr)
 					fr.w.Abort()
 					fr.w = nil
+					if fr.mode == keepOrFail {
+						fr.b.disk.failed(werr)
+						fr.err = werr
+						return 0, werr
+					}
+					if fr.b.disk.failed(werr) == nil { // a full disk is logged once, by the watch
+						fr.b.log("storing fetched blob failed; serving it anyway", "blob", fr.ref.ID, "err", werr)
+					}
 				}
 			}
 			if fr.off+int64(k) == fr.end {
@@ -1134,8 +1201,15 @@ func (fr *blobFetch) keep() error {
 			objstore.ErrUnavailable, fr.ref.ID, sum.Size, sum.MD5Hex(), fr.ref.Size, fr.ref.MD5)
 	}
 	if _, err := w.Commit(); err != nil {
-		fr.b.log("storing fetched blob failed", "blob", fr.ref.ID, "err", err)
+		if fr.b.disk.failed(err) == nil {
+			fr.b.log("storing fetched blob failed", "blob", fr.ref.ID, "err", err)
+		}
+		if fr.mode == keepOrFail {
+			return err
+		}
+		return nil
 	}
+	fr.b.disk.ok()
 	return nil
 }
 

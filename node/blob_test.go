@@ -53,6 +53,13 @@ func blobTestConfig(tb testing.TB, id string) Config {
 // It returns once every node sees all n voters.
 func startBlobCluster(tb testing.TB, n int) []*Node {
 	tb.Helper()
+	return startBlobClusterWith(tb, n, nil)
+}
+
+// startBlobClusterWith is startBlobCluster with tweak applied to each
+// node's configuration.
+func startBlobClusterWith(tb testing.TB, n int, tweak func(*Config)) []*Node {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var nodes []*Node
@@ -76,6 +83,9 @@ func startBlobCluster(tb testing.TB, n int) []*Node {
 	})
 	for i := range n {
 		cfg := blobTestConfig(tb, "n"+strconv.Itoa(i+1))
+		if tweak != nil {
+			tweak(&cfg)
+		}
 		if i > 0 {
 			cfg.Join = []string{nodes[0].ClusterAddr()}
 		}

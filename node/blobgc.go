@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/raftfsm"
 )
 
@@ -124,11 +125,12 @@ func (n *Node) drainGarbagePass(delay time.Duration) {
 		}
 		if len(done) > 0 {
 			if err := n.fsm.DeleteGarbage(done); err != nil {
-				if !errors.Is(err, raftfsm.ErrClosed) {
+				if !errors.Is(err, raftfsm.ErrClosed) && n.disk.fsm.failed(err) == nil {
 					n.cfg.Logger.Warn("deleting drained garbage entries", "err", err)
 				}
 				return
 			}
+			n.disk.fsm.ok()
 		}
 		if young || len(entries) < garbagePage {
 			return
@@ -155,7 +157,9 @@ func (n *Node) removeGarbage(id string) bool {
 	// A held blob keeps its entry: the next pass tries again.
 	removed, err := b.removeUnlessHeld(id, false)
 	if err != nil {
-		n.cfg.Logger.Warn("removing garbage blob", "blob", id, "err", err)
+		if b.disk.failed(err) == nil { // a read-only disk is logged once, by the watch
+			n.cfg.Logger.Warn("removing garbage blob", "blob", id, "err", err)
+		}
 		return false
 	}
 	return removed
@@ -200,7 +204,7 @@ func (b *blobService) unhold(refs []BlobRef) {
 	}
 	defer b.leave()
 	for _, id := range due {
-		if _, err := b.removeUnlessHeld(id, true); err != nil {
+		if _, err := b.removeUnlessHeld(id, true); err != nil && b.disk.failed(err) == nil {
 			b.log("removing a blob once its read ended", "blob", id, "err", err)
 		}
 	}
@@ -253,6 +257,10 @@ func (n *Node) syncBlobs(ctx context.Context) {
 		return
 	}
 	defer b.leave()
+	// A full disk ends the pass (stop): every other fetch would fail the
+	// same way.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop() // after wg.Wait, which is deferred later
 	sem := make(chan struct{}, syncFetches)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -280,7 +288,13 @@ func (n *Node) syncBlobs(ctx context.Context) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := n.FetchBlob(ctx, ref); err != nil && ctx.Err() == nil {
+				err := n.FetchBlob(ctx, ref)
+				switch {
+				case err == nil || ctx.Err() != nil:
+				case blobstore.Unwritable(err) != nil:
+					// Logged once by the watch; the next pass retries.
+					stop()
+				default:
 					n.cfg.Logger.Warn("fetching a missing blob; will retry", "blob", ref.ID, "err", err)
 				}
 			}()

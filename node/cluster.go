@@ -254,6 +254,10 @@ type MemberStatus struct {
 	// ClusterID is the member's cluster ID, empty while it has none.
 	ClusterID string `json:"cluster_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Disk lists the parts of the data directory (blob store, raft log,
+	// state machine) whose last write was refused for lack of space or
+	// because the directory is read-only, with the error.
+	Disk []string `json:"disk,omitempty"`
 }
 
 // ClusterStatus is the cluster as seen from the node that was asked.
@@ -273,6 +277,7 @@ func (n *Node) selfStatus() MemberStatus {
 	}
 	s := MemberStatus{
 		Error:             failure,
+		Disk:              n.diskProblems(),
 		ID:                n.cfg.ID,
 		ClusterAddr:       n.advertise,
 		S3URL:             n.cfg.S3URL,
@@ -401,21 +406,37 @@ func (n *Node) AdminHandler() http.Handler {
 }
 
 // HealthHandler answers unauthenticated liveness probes: 200 with this
-// node's state when it knows a leader, 503 while it does not and, with the
-// reason in "error", once its state machine has failed (Failed).
+// node's state when it knows a leader, 503 while it does not, with the
+// reason in "error" once its state machine has failed (Failed), and while
+// its Raft log cannot be written (a full or read-only disk: it falls
+// behind and cannot serve reads). Every disk problem is listed in "disk";
+// a blob store that refuses uploads alone keeps the node healthy, since
+// it still serves reads and small writes.
 func (n *Node) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s := n.selfStatus()
 		w.Header().Set("Content-Type", "application/json")
-		if s.Leader == "" || s.Error != "" {
+		if s.Leader == "" || s.Error != "" || n.disk.raftLog.err() != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(struct {
-			ID      string `json:"id"`
-			State   string `json:"state"`
-			Leader  string `json:"leader"`
-			Applied uint64 `json:"applied_index"`
-			Error   string `json:"error,omitempty"`
-		}{s.ID, s.State, s.Leader, s.AppliedIndex, s.Error})
+			ID      string   `json:"id"`
+			State   string   `json:"state"`
+			Leader  string   `json:"leader"`
+			Applied uint64   `json:"applied_index"`
+			Error   string   `json:"error,omitempty"`
+			Disk    []string `json:"disk,omitempty"`
+		}{s.ID, s.State, s.Leader, s.AppliedIndex, s.Error, s.Disk})
 	})
+}
+
+// diskProblems describes each watched directory whose last write failed.
+func (n *Node) diskProblems() []string {
+	var out []string
+	for _, d := range []*diskWatch{n.disk.blobs, n.disk.raftLog, n.disk.fsm} {
+		if err := d.err(); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/transport"
 )
 
@@ -79,6 +80,15 @@ type Config struct {
 	BlobCollectInterval time.Duration
 	BlobOrphanAge       time.Duration
 
+	// MinFreeSpace is the free space, in bytes, that the blob store leaves
+	// on the file system holding DataDir: uploads stored as blobs (bodies
+	// over 64 KiB, parts, replicas from peers) fail with 503 once less is
+	// available, so that when blobs fill the disk the Raft log and the
+	// state machine still have room, and deletes (which free space) still
+	// work. Default (0): 1% of the file system's size, at most 1 GiB.
+	// Negative: no reserve; blobs fill the disk until it refuses writes.
+	MinFreeSpace int64
+
 	// UnsafeLocalReads serves reads from local state without the ReadIndex
 	// barrier. It breaks linearizability (stale reads after a partition or
 	// on a lagging follower) and exists only so the consistency checker can
@@ -96,6 +106,22 @@ type Config struct {
 	// io.Discard (its lines at INFO are chatty).
 	RaftLogOutput io.Writer
 	RaftLogLevel  string
+}
+
+// minFreeSpace returns the blob store's reserve per MinFreeSpace; the
+// default needs the file system's size, so DataDir must exist.
+func minFreeSpace(c Config) int64 {
+	switch {
+	case c.MinFreeSpace > 0:
+		return c.MinFreeSpace
+	case c.MinFreeSpace < 0:
+		return 0
+	}
+	_, total, err := blobstore.DiskSpace(c.DataDir)
+	if err != nil {
+		return 0 // cannot tell: the disk's own ENOSPC is the limit
+	}
+	return min(total/100, 1<<30)
 }
 
 func (c *Config) withDefaults() (Config, error) {

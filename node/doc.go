@@ -39,6 +39,51 @@
 // the process exit (cmd/strongbox does, non-zero, for a supervisor to
 // restart it). A restart resumes from the last durably applied entry.
 //
+// Full or read-only disk (disk.go): the node writes in three places under
+// DataDir, the blob store, the Raft log and the state machine, and a write
+// refused for lack of space (ENOSPC, EDQUOT, or the blob store's reserve)
+// or because the directory is read-only (EROFS, EACCES, EPERM) becomes
+// objstore.ErrNoSpace or ErrReadOnly: a retryable 503 ServiceUnavailable
+// whose message says why. Each place logs one error line when such an
+// episode starts (naming the directory and the errno, or the reserve) and
+// one when a write succeeds again, never one per request; status and
+// health list the places in trouble.
+//
+//   - Blob store (objects over 64 KiB, parts, replicas): it keeps a
+//     reserve, Config.MinFreeSpace (default 1% of the file system, at most
+//     1 GiB), so blobs stop before the disk is full. An upload through a
+//     node whose store refuses fails at once with nothing left behind on
+//     any node; a peer whose store refuses a replica answers 503 with an
+//     outcome saying why, and the upload succeeds if a majority still
+//     stores it (else it fails with that reason). A node whose store is
+//     full still serves a blob it lacks from a peer, without keeping a
+//     copy, and reads a copy of its own found corrupt from a peer the
+//     same way (the repair waits for space); its background sync stops
+//     its pass at the first refusal. As soon as space is back the next
+//     write succeeds: no restart.
+//   - Raft log (raft-boltdb): hashicorp/raft reports a failed append only
+//     in its own log, so the log store is wrapped to watch it. A leader
+//     that cannot append answers the write 503 (the entry was never sent
+//     to a follower) and steps down; a follower that cannot append falls
+//     behind, its reads answer 503 saying why, and health reports 503.
+//     Other nodes carry on. When space is back the leader's retries
+//     succeed and the node catches up by itself. raft panics if it cannot
+//     persist a new term or vote; bbolt writes those small records in
+//     pages it has freed, so that needs a disk full to the last page, and
+//     the process then exits for its supervisor to restart it.
+//   - State machine (bbolt): a failed commit takes the node out of service
+//     ("Store failure" above; its 503 then says the disk is full) and the
+//     process exits; the supervisor restarts it (`strongbox dev` does, and
+//     in production use systemd's Restart=on-failure or the like) and it
+//     resumes once the commit fits. Retrying the commit in place would
+//     also be possible, but the batch's effects would have to be rebuilt
+//     from scratch with nothing cached, for a case the reserve already
+//     makes rare; a restart is the proven path.
+//
+// bbolt rolls a failed transaction back and rereads its free list, and
+// blob files are written once to temporary names: a full disk damages
+// nothing already stored.
+//
 // Large objects (blob.go, blobcheck.go, blobgc.go; the design is in
 // blobstore's package doc): bodies too large for the log are blob files
 // replicated to a majority before their command is proposed. Every read

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/strongboxdb/strongbox/blobstore"
 	"github.com/strongboxdb/strongbox/objstore"
 	"github.com/strongboxdb/strongbox/raftfsm"
 )
@@ -39,12 +40,18 @@ func (n *Node) watchStateMachine() {
 }
 
 // failStop takes the node out of service after its state machine failed.
+// A full or read-only disk is named as such, in the log line and in the
+// 503 every request then gets.
 func (n *Node) failStop(cause error) {
-	err := fmt.Errorf("%w: node %s is out of service until restarted: %w", objstore.ErrUnavailable, n.cfg.ID, cause)
+	sentinel, errno := objstore.ErrUnavailable, ""
+	if kind := blobstore.Unwritable(cause); kind != nil {
+		sentinel, errno = diskSentinel(kind), diskReason(cause)
+	}
+	err := fmt.Errorf("%w: node %s is out of service until restarted: %w", sentinel, n.cfg.ID, cause)
 	n.failure.Store(&err)
 	n.cfg.Logger.Error("state machine store failed: this node stops serving and leaves Raft until it is restarted; "+
 		"fix the cause (disk space, I/O errors) and restart it: it resumes from its last durably applied entry",
-		"id", n.cfg.ID, "applied_index", n.fsm.AppliedIndex(), "err", cause)
+		"id", n.cfg.ID, "applied_index", n.fsm.AppliedIndex(), "errno", errno, "err", cause)
 	n.handOffLeadership()
 	// Shutdown stops Raft at once; its future waits for raft's goroutines,
 	// and a replication goroutine blocked on a stalled peer can hold that

@@ -35,6 +35,7 @@ type Node struct {
 	client    *http.Client
 	reads     *readBatcher
 	blob      *blobService
+	disk      disks      // writability of the data directory's parts (disk.go)
 	faultDir  faultAdmin // member directory of the fault admin API (faults.go)
 
 	// readyTerm is the term in which this node, as leader, has applied a
@@ -73,6 +74,14 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 		return nil, fmt.Errorf("node: create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, closed: make(chan struct{}), failed: make(chan struct{})}
+	n.disk = disks{
+		blobs: newDiskWatch("blob store", filepath.Join(cfg.DataDir, "blobs"),
+			"meanwhile uploads stored as blobs (objects over 64 KiB, parts) and replicas from peers fail with 503", cfg.Logger, cfg.ID),
+		raftLog: newDiskWatch("raft log", raftDir,
+			"meanwhile this node cannot append entries: as leader it steps down, as follower it falls behind and answers reads with 503", cfg.Logger, cfg.ID),
+		fsm: newDiskWatch("state machine", filepath.Join(cfg.DataDir, "fsm"),
+			"meanwhile drained blob garbage stays listed", cfg.Logger, cfg.ID),
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -156,7 +165,8 @@ func Start(ctx context.Context, c Config) (*Node, error) {
 	// channel are never answered when raft shuts down, which hung Close
 	// (seen in CI). Unbuffered, raft still batches what is ready.
 
-	if n.raft, err = raft.NewRaft(rc, fsmHooks{n.fsm, n}, n.logStore, n.logStore, snaps, trans); err != nil {
+	logs := watchedLogStore{BoltStore: n.logStore, w: n.disk.raftLog}
+	if n.raft, err = raft.NewRaft(rc, fsmHooks{n.fsm, n}, logs, logs, snaps, trans); err != nil {
 		return nil, fmt.Errorf("node: start raft: %w", err)
 	}
 	n.reads = newReadBatcher(n.readIndexRound, cfg.ApplyTimeout)

@@ -32,6 +32,10 @@ func (n *Node) readBarrier(ctx context.Context) error {
 		return err
 	}
 	if err := n.fsm.WaitApplied(ctx, idx); err != nil {
+		if derr := n.disk.raftLog.err(); derr != nil {
+			// Behind because it cannot append what the leader sends.
+			return fmt.Errorf("%w; waiting for index %d: %v", derr, idx, err)
+		}
 		return fmt.Errorf("%w: waiting for index %d: %v", objstore.ErrUnavailable, idx, err)
 	}
 	return nil

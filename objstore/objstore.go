@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -181,6 +182,17 @@ var (
 	// ErrSlowDown: the node shed the request because a configured bound was
 	// reached. Nothing was changed; clients should back off and retry.
 	ErrSlowDown = errors.New("slow down")
+
+	// ErrNoSpace: a node could not write to its disk because the file
+	// system is full, over quota, or below the blob store's reserve. It
+	// wraps ErrUnavailable and promises no more: a blob that could not be
+	// stored changed nothing, but a write whose Raft entry or state
+	// machine commit hit the full disk has an unknown outcome. Clients
+	// should retry; the node accepts writes again once space is freed.
+	ErrNoSpace = fmt.Errorf("%w: out of disk space", ErrUnavailable)
+	// ErrReadOnly: as ErrNoSpace, for a data directory that is read-only
+	// or not writable (EROFS, EACCES, EPERM).
+	ErrReadOnly = fmt.Errorf("%w: data directory not writable", ErrUnavailable)
 )
 
 // ETagMatches reports whether list, the value of an If-Match or

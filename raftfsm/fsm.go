@@ -338,7 +338,9 @@ func (f *FSM) stopped() error {
 
 // fail stops the FSM after a storage error.
 func (f *FSM) fail(err error) error {
-	f.stop(fmt.Errorf("%w: %v", ErrStoreFailed, err))
+	// %w for both: the node tells a full disk (its errno) from other
+	// failures.
+	f.stop(fmt.Errorf("%w: %w", ErrStoreFailed, err))
 	return f.stopped()
 }
 

@@ -72,9 +72,6 @@ func (g *gate) enter(ctx context.Context) bool {
 
 func (g *gate) leave() { <-g.slots }
 
-// inUse is how many slots are taken now (for tests and metrics).
-func (g *gate) inUse() int { return len(g.slots) }
-
 // progressBody gives every Read of a request body a fresh deadline of idle
 // from the moment it starts, so a body that stops arriving fails with a
 // timeout instead of holding its slot. Deadlines are set through

@@ -21,6 +21,14 @@
 // status line was sent, the handler aborts the connection
 // (http.ErrAbortHandler) rather than end a 200 short.
 //
+// A node whose disk is full or read-only (objstore.ErrNoSpace,
+// ErrReadOnly) answers 503 ServiceUnavailable with a message saying so
+// (errors.go explains why not SlowDown or 507). Such a refusal comes early
+// in an upload whose body the client is still sending, and aws-sdk-go-v2
+// sends it without waiting for "100 Continue": writeError then sends the
+// answer with its length, flushes it and reads on for a moment
+// (linger.go), so the client reads the answer instead of a reset.
+//
 // XML request bodies are bounded twice: by size (64 KiB for tagging, CORS
 // and CreateBucket, 2 MiB for DeleteObjects, 8 MiB for
 // CompleteMultipartUpload; past it, or without end, MalformedXML) and by

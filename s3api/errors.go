@@ -66,6 +66,19 @@ var (
 	ErrAuthorizationHeaderInvalid = &APIError{"AuthorizationHeaderMalformed", "The authorization header is malformed.", http.StatusBadRequest}
 )
 
+// Rows for a node whose disk refuses writes (objstore.ErrNoSpace and
+// ErrReadOnly). S3 has no code for a full disk. 503 ServiceUnavailable
+// is what S3 answers when it cannot serve a request for now, and every
+// AWS SDK retries it with backoff; SlowDown would tell the client that
+// its request rate is the problem (SDKs treat it as throttling and, in
+// adaptive mode, slow down), which a full disk is not; MinIO's 507
+// XMinioStorageFull is retried by no AWS SDK. The message says why, so a
+// client's log names the cause.
+var (
+	ErrStorageFull     = &APIError{"ServiceUnavailable", "A storage node is out of disk space. Please retry later.", http.StatusServiceUnavailable}
+	ErrStorageReadOnly = &APIError{"ServiceUnavailable", "A storage node cannot write to its disk (read-only or not writable). Please retry later.", http.StatusServiceUnavailable}
+)
+
 // Rows for CopyObject, DeleteObjects, tagging, CORS and GetObjectAttributes.
 // Where S3's wire message differs from its documentation, the wire wins.
 var (
@@ -186,6 +199,10 @@ func toAPIError(err error) *APIError {
 		return ErrBucketNotEmpty
 	case errors.Is(err, objstore.ErrPreconditionFailed):
 		return ErrPreconditionFailed
+	case errors.Is(err, objstore.ErrNoSpace): // before ErrUnavailable, which it wraps
+		return ErrStorageFull
+	case errors.Is(err, objstore.ErrReadOnly):
+		return ErrStorageReadOnly
 	case errors.Is(err, objstore.ErrSlowDown):
 		return ErrSlowDown
 	case errors.Is(err, objstore.ErrUnavailable):

@@ -422,6 +422,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", "1")
 	}
+	// An upload refused because a disk is full is refused early, with
+	// most of its body unsent: make sure the client reads why.
+	linger := (e == ErrStorageFull || e == ErrStorageReadOnly) && hasUnreadBody(r)
+	if linger {
+		h.Set("Connection", "close")
+		// Reading the body after the answer needs full duplex: by
+		// default net/http ends the body when the response starts.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		defer lingerOnBody(w, r)
+	}
 	if e.Status == http.StatusNotModified || r.Method == http.MethodHead {
 		w.WriteHeader(e.Status)
 		return
@@ -457,6 +467,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	out = bytes.ReplaceAll(out, []byte("&#34;"), []byte(`"`))
 	out = bytes.ReplaceAll(out, []byte("&#39;"), []byte(`'`))
 	h.Set("Content-Type", "application/xml")
+	if linger {
+		// Flushed before the handler ends, the answer must carry its
+		// length: chunked, its end would wait for the linger to finish.
+		h.Set("Content-Length", fmt.Sprint(len(xml.Header)+len(out)))
+	}
 	w.WriteHeader(e.Status)
 	_, _ = io.WriteString(w, xml.Header)
 	_, _ = w.Write(out)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -66,4 +67,15 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// CloseWrite half-closes the wrapped connection when it can (TCP). Without
+// it the wrapper would hide the method from net/http, whose
+// closeWriteAndWait sends a FIN and waits a moment before closing, so that
+// a client still sending a body reads the answer instead of a reset.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }

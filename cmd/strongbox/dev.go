@@ -19,8 +19,9 @@ import (
 )
 
 // runDev starts a local cluster of child "strongbox server" processes on
-// loopback, prints how to use it and stops every node on Ctrl-C. Real
-// processes, real TCP: the same thing a multi-host deployment runs.
+// loopback, prints how to use it, restarts a node that exits on its own
+// and stops every node on Ctrl-C. Real processes, real TCP: the same thing
+// a multi-host deployment runs.
 func runDev(args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ExitOnError)
 	e := newEnvFlags(fs)
@@ -106,8 +107,9 @@ func runDev(args []string) error {
 			logf.Close()
 			return err
 		}
-		c.exited = make(chan error, 1)
-		go func() { c.exited <- c.cmd.Wait(); logf.Close() }()
+		cmd, exited := c.cmd, make(chan error, 1)
+		c.exited, c.started = exited, time.Now()
+		go func() { exited <- cmd.Wait(); logf.Close() }()
 		return nil
 	}
 	stopAll := func() {
@@ -203,32 +205,77 @@ Cluster status: %s cluster status --endpoint %s://%s
 Press Ctrl-C to stop all nodes.
 `, dataDir, ak, skShown, ak, skExport, caNote, scheme, children[0].s3, scheme, children[min(1, nodes-1)].s3, scheme, children[nodes-1].s3, os.Args[0], scheme, children[0].s3)
 
-	select {
-	case <-ctx.Done():
-		fmt.Println("\nstopping all nodes...")
-	case err := <-firstExit(children):
-		fmt.Printf("a node exited unexpectedly (%v); stopping the others\n", err)
+	// Supervise, as a process supervisor would in production: a node
+	// that exits on its own (its state machine's disk failed, a crash) is
+	// restarted, and resumes from its data directory. The pause doubles
+	// while the node keeps exiting soon after starting (a disk still
+	// full), up to 30s.
+	exits := make(chan devExit, len(children))
+	for _, c := range children {
+		c.watch(exits)
 	}
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Println("\nstopping all nodes...")
+			return nil
+		case ex := <-exits:
+			c := ex.child
+			if ex.exited != c.exited {
+				continue // an earlier run of a restarted node
+			}
+			if time.Since(c.started) < devRestartReset {
+				c.pause = min(max(2*c.pause, time.Second), devRestartMax)
+			} else {
+				c.pause = time.Second
+			}
+			fmt.Printf("%s exited (%v); restarting it in %v (log: %s)\n", c.id, ex.err, c.pause, c.log)
+			select {
+			case <-ctx.Done():
+				fmt.Println("\nstopping all nodes...")
+				return nil
+			case <-time.After(c.pause):
+			}
+			if err := start(c); err != nil {
+				return fmt.Errorf("restart %s: %w", c.id, err)
+			}
+			c.watch(exits)
+		}
+	}
 }
 
-// devChild is one node process of the dev cluster.
+// Restart pacing of `strongbox dev`: a node that exits within
+// devRestartReset of starting waits twice as long as last time before the
+// next start, at most devRestartMax.
+const (
+	devRestartReset = 30 * time.Second
+	devRestartMax   = 30 * time.Second
+)
+
+// devChild is one node process of the dev cluster. Only runDev's
+// goroutine changes it.
 type devChild struct {
 	id, s3, raft, log string
 	cmd               *exec.Cmd
-	exited            chan error
+	exited            chan error // receives the exit status of the current run
+	started           time.Time
+	pause             time.Duration // before the last restart
 }
 
-// firstExit delivers the exit error of whichever child stops first. Each
-// watcher puts the error back so stopAll can still collect it.
-func firstExit(children []*devChild) <-chan error {
-	out := make(chan error, len(children))
-	for _, c := range children {
-		go func() {
-			err := <-c.exited
-			c.exited <- err
-			out <- err
-		}()
-	}
-	return out
+// devExit reports that a run of child ended.
+type devExit struct {
+	child  *devChild
+	exited chan error // which run
+	err    error
+}
+
+// watch reports the end of the child's current run on out, putting the
+// status back so stopAll can still collect it.
+func (c *devChild) watch(out chan<- devExit) {
+	ch := c.exited
+	go func() {
+		err := <-ch
+		ch <- err
+		out <- devExit{child: c, exited: ch, err: err}
+	}()
 }

@@ -70,6 +70,7 @@ func runServer(args []string) error {
 	e.String(&domains, "domain", "STRONGBOX_DOMAIN", "localhost", "comma-separated domains for virtual-hosted-style buckets (bucket.localhost:9000)")
 	e.String(&debugAddr, "debug-addr", "STRONGBOX_DEBUG_ADDR", "", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); off by default")
 	e.Int64(&maxObject, "max-object-size", "STRONGBOX_MAX_OBJECT_SIZE", 5<<30, "largest PutObject body in bytes (S3: 5 GiB)")
+	e.Int64(&nc.MinFreeSpace, "min-free-space", "STRONGBOX_MIN_FREE_SPACE", 0, "bytes the blob store leaves free on the data directory's file system, so the Raft log and deletes keep working when objects fill it (0: 1% of it, at most 1 GiB; negative: none)")
 	e.Int(&cfg.MaxInFlight, "max-in-flight", "STRONGBOX_MAX_IN_FLIGHT", 256, "concurrent signed S3 requests; more wait in the admission queue")
 	e.Int(&cfg.AdmissionQueue, "admission-queue", "STRONGBOX_ADMISSION_QUEUE", 0, "signed requests that may wait for a slot before 503 SlowDown (default: max-in-flight; negative: none)")
 	e.Duration(&cfg.AdmissionWait, "admission-wait", "STRONGBOX_ADMISSION_WAIT", 2e9, "longest wait in the admission queue before 503 SlowDown")
