@@ -25,10 +25,13 @@ import (
 //     MaxUnauthenticated, shed at once when full. Anonymous clients can
 //     therefore never take the slots of signed ones.
 //
-// Every body read has a progress deadline (BodyIdleTimeout): a client that
-// sends nothing for that long gets RequestTimeout and loses its slot, so a
-// trickle of bytes cannot hold a slot for ever. The HTTP server bounds
-// header reading (ReadHeaderTimeout) and header size on its side.
+// Every body read and every GET body write has a progress deadline
+// (BodyIdleTimeout): a client that sends (or reads) nothing for that long
+// gets RequestTimeout and loses its slot. It is a deadline on progress,
+// not a minimum rate: a client trickling a byte at a time keeps its slot
+// until its body ends, which is bounded by the object size limit. The
+// HTTP server bounds header reading (ReadHeaderTimeout) and header size
+// on its side.
 
 // gate is a counting semaphore with a bounded, time-limited queue.
 type gate struct {

@@ -1,9 +1,12 @@
 // Package s3api serves the S3 REST API over a Backend.
 //
-// A request flows through one path: ServeHTTP assigns a request ID, sheds
-// load beyond a fixed number of in-flight requests (503 SlowDown, at once),
-// contains panics, authenticates (SigV4 via the Authenticator), checks the
-// key's rights (access.go: GET and HEAD need RightRead, other S3 requests
+// A request flows through one path: ServeHTTP assigns a request ID,
+// contains panics, gives the body a progress deadline, serves
+// unauthenticated work (preflights, health, POST forms until their policy
+// verifies) within its own small budget, authenticates (SigV4 via the
+// Authenticator; every x-amz-* header must be signed), admits the signed
+// request to one of a bounded number of slots through a short queue
+// (admission.go; 503 SlowDown past it), checks the key's rights (access.go: GET and HEAD need RightRead, other S3 requests
 // RightWrite, /_strongbox/ RightAdmin; AccessDenied otherwise), and then
 // the gorilla/mux routing table in router.go picks an operation. Each
 // operation family has its own file (bucket.go, object.go, list.go,
