@@ -49,16 +49,16 @@ const (
 // Bounds of the blob data path. Each stream holds at most one
 // blobstore.BufferSize buffer (1 MiB) plus the HTTP stack's small ones, so
 // these bound the memory of the data path to about
-// (maxBlobStores + maxBlobInbound + maxBlobServes + maxBlobFetches) MiB.
+// (Config.MaxBlobStreams + maxBlobInbound + maxBlobServes + maxBlobFetches)
+// MiB.
 const (
-	maxBlobStores  = 16 // concurrent StoreBlob calls (uploads received by this node)
 	maxBlobInbound = 32 // concurrent replicas being received from peers
 	maxBlobServes  = 32 // concurrent blob reads served to peers
 	maxBlobFetches = 16 // concurrent fetches from peers (OpenBlob misses, FetchBlob, heals)
 	maxBlobHeals   = 4  // of those, background heals started by range reads
 
 	// blobStoreWait is how long an upload waits for one of the
-	// maxBlobStores slots before it is shed with SlowDown: a burst of
+	// Config.MaxBlobStreams slots before it is shed with SlowDown: a burst of
 	// uploads (32 clients of 1 MiB objects) queues briefly instead of
 	// half of it being refused. The client's body waits in TCP buffers
 	// meanwhile; the S3 front end bounds how many requests can wait.
@@ -142,7 +142,7 @@ func newBlobService(n *Node) *blobService {
 			n.cfg.Logger.Error(msg, append(args, "node", n.cfg.ID)...)
 		},
 		disk:    n.disk.blobs,
-		stores:  make(chan struct{}, maxBlobStores),
+		stores:  make(chan struct{}, n.cfg.MaxBlobStreams),
 		inbound: make(chan struct{}, maxBlobInbound),
 		serves:  make(chan struct{}, maxBlobServes),
 		fetches: make(chan struct{}, maxBlobFetches),
@@ -277,7 +277,7 @@ func (n *Node) BlobStats() blobstore.Stats {
 // remaining voters continues in the background, so that usually every
 // node ends up with the blob and reads need no fetch.
 //
-// Errors: objstore.ErrSlowDown when maxBlobStores uploads were in
+// Errors: objstore.ErrSlowDown when MaxBlobStreams uploads were in
 // progress for all of blobStoreWait; objstore.ErrUnavailable when a majority cannot be reached (the
 // upload stops as soon as that is certain); blobstore.ErrTooLarge past the
 // limit; the reader's or ctx's error. On any error the blob is removed
@@ -293,7 +293,7 @@ func (n *Node) StoreBlob(ctx context.Context, r io.Reader, limit int64, algs ...
 	}
 	defer b.leave()
 	if !acquireWithin(ctx, b.stores, blobStoreWait) {
-		return BlobRef{}, fmt.Errorf("%w: %d blob uploads in progress", objstore.ErrSlowDown, maxBlobStores)
+		return BlobRef{}, fmt.Errorf("%w: %d blob uploads in progress", objstore.ErrSlowDown, cap(b.stores))
 	}
 	defer release(b.stores)
 	if limit <= 0 {

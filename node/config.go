@@ -58,6 +58,11 @@ type Config struct {
 	// CreateMultipartUpload past it is shed with ErrSlowDown. Default
 	// 10,000.
 	MaxOpenUploads int
+	// MaxBlobStreams bounds the uploads this node streams into blobs at
+	// once (bodies over the inline limit, every part); more wait up to
+	// 10 s for a stream, then get ErrSlowDown. Each holds a 1 MiB buffer.
+	// Default 16.
+	MaxBlobStreams int
 
 	// Snapshot policy (raft's): take one when this many entries accumulated
 	// since the last, checking every SnapshotInterval; keep TrailingLogs
@@ -158,6 +163,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.MaxOpenUploads <= 0 {
 		out.MaxOpenUploads = 10000
+	}
+	if out.MaxBlobStreams <= 0 {
+		out.MaxBlobStreams = 16
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

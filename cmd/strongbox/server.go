@@ -77,6 +77,7 @@ func runServer(args []string) error {
 	e.Int(&cfg.MaxUnauthenticated, "max-unauthenticated", "STRONGBOX_MAX_UNAUTHENTICATED", 64, "concurrent unauthenticated requests (CORS preflights, health, POST forms before their policy is checked)")
 	e.Int(&cfg.MaxConnections, "max-connections", "STRONGBOX_MAX_CONNECTIONS", 4096, "open S3 connections; past it new ones get 503 SlowDown")
 	e.Duration(&cfg.BodyIdleTimeout, "body-idle-timeout", "STRONGBOX_BODY_IDLE_TIMEOUT", 30e9, "a request body (or response) that makes no progress this long fails with RequestTimeout")
+	e.Int(&nc.MaxBlobStreams, "max-blob-streams", "STRONGBOX_MAX_BLOB_STREAMS", 16, "uploads streamed into blobs at once (bodies over 64 KiB, parts); more wait up to 10 s, then 503 SlowDown")
 	e.Int(&nc.MaxOpenUploads, "max-open-uploads", "STRONGBOX_MAX_OPEN_UPLOADS", 10000, "open multipart uploads per bucket; past it CreateMultipartUpload gets 503 SlowDown")
 	e.Int(&snapThreshold, "snapshot-threshold", "STRONGBOX_SNAPSHOT_THRESHOLD", 0, "take a Raft snapshot after this many new log entries (0: 8192)")
 	e.Duration(&nc.SnapshotInterval, "snapshot-interval", "STRONGBOX_SNAPSHOT_INTERVAL", 0, "how often to check the snapshot threshold (0: 30s)")
