@@ -395,14 +395,7 @@ func TestLargeObjectReadSurvivesDelete(t *testing.T) {
 	cl, other := slowReader(c.nodes[f].S3URL()), c.client(c.follower(f))
 	mustCreateBucket(t, cl, bkt)
 	parts := [][]byte{testData(5*mib, 1), testData(5*mib, 2), testData(mib, 3)}
-	up := mustCreateUpload(t, cl, bkt, "big")
-	var done []types.CompletedPart
-	for i, p := range parts {
-		done = append(done, mustUploadPart(t, cl, bkt, "big", up, int32(i+1), p))
-	}
-	if _, err := cl.CompleteMultipartUpload(ctxT(t), completeInput(bkt, "big", up, done...)); err != nil {
-		t.Fatal(err)
-	}
+	mustMultipartObject(t, cl, bkt, "big", parts)
 	mustPutWith(t, cl, &s3.PutObjectInput{Bucket: aws.String(bkt), Key: aws.String("witness"), Body: bytes.NewReader(testData(mib, 4))})
 	c.waitBlobCount(t, "three parts and a witness", 4, 20*time.Second)
 
@@ -502,14 +495,7 @@ func TestLargeObjectReadSurvivesDeleteAndOrphanCollection(t *testing.T) {
 	cl, other := slowReader(c.nodes[f].S3URL()), c.client(c.follower(f))
 	mustCreateBucket(t, cl, bkt)
 	parts := [][]byte{testData(5*mib, 11), testData(5*mib, 12), testData(5*mib, 13), testData(mib, 14)}
-	up := mustCreateUpload(t, cl, bkt, "big")
-	var done []types.CompletedPart
-	for i, p := range parts {
-		done = append(done, mustUploadPart(t, cl, bkt, "big", up, int32(i+1), p))
-	}
-	if _, err := cl.CompleteMultipartUpload(ctxT(t), completeInput(bkt, "big", up, done...)); err != nil {
-		t.Fatal(err)
-	}
+	mustMultipartObject(t, cl, bkt, "big", parts)
 	c.waitBlobCount(t, "four parts", len(parts), 20*time.Second)
 	old := time.Now().Add(-2 * orphanAge)
 	for i := range c.nodes {
@@ -574,4 +560,17 @@ func (c *testCluster) plantOrphan(t *testing.T, i int, id string, when time.Time
 		t.Fatal(err)
 	}
 	c.backdateBlob(t, i, id, when)
+}
+
+// mustMultipartObject writes key as a multipart upload of parts, in order.
+func mustMultipartObject(t *testing.T, cl *s3.Client, bucket, key string, parts [][]byte) {
+	t.Helper()
+	up := mustCreateUpload(t, cl, bucket, key)
+	var done []types.CompletedPart
+	for i, p := range parts {
+		done = append(done, mustUploadPart(t, cl, bucket, key, up, int32(i+1), p))
+	}
+	if _, err := cl.CompleteMultipartUpload(ctxT(t), completeInput(bucket, key, up, done...)); err != nil {
+		t.Fatal(err)
+	}
 }
