@@ -140,6 +140,13 @@ func (s *Server) shed(w http.ResponseWriter, r *http.Request, err error) {
 // shedDrainTimeout bounds net/http's drain of a refused request's body.
 const shedDrainTimeout = time.Second
 
+// capAt makes until (zero: none) the latest deadline any later read may
+// get, taking effect at the next read.
+func (b *progressBody) capAt(until time.Time) {
+	b.until = until
+	b.lastSet = time.Time{}
+}
+
 // withBodyDeadline wraps r.Body with the progress deadline.
 func (s *Server) withBodyDeadline(w http.ResponseWriter, r *http.Request) {
 	if r.Body == nil || r.Body == http.NoBody {

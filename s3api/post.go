@@ -125,7 +125,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request) {
 	}()
 	pb, _ := r.Body.(*progressBody)
 	if pb != nil {
-		pb.until = time.Now().Add(s.opts.PostFormTimeout)
+		pb.capAt(time.Now().Add(s.opts.PostFormTimeout))
 	}
 	admit := func() error {
 		if !s.signed.enter(r.Context()) {
@@ -135,8 +135,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request) {
 		s.anon.leave()
 		anon = false
 		if pb != nil {
-			pb.until = time.Time{}
-			pb.lastSet = time.Time{}
+			pb.capAt(time.Time{})
 		}
 		return nil
 	}
